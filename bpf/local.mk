@@ -1,0 +1,1 @@
+# bpf: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# conf: build fragment (included from Makefile.am)

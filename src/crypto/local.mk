@@ -1,0 +1,1 @@
+# src/crypto: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# src/dht: build fragment (included from Makefile.am)

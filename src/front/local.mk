@@ -1,0 +1,1 @@
+# src/front: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# src/path: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# src/registry: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# src/service: build fragment (included from Makefile.am)

@@ -1,0 +1,1 @@
+# src/transport: build fragment (included from Makefile.am)

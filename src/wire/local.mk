@@ -1,0 +1,1 @@
+# src/wire: build fragment (included from Makefile.am)
