@@ -1,1 +1,10 @@
-# src/transport: build fragment (included from Makefile.am)
+# src/transport: authenticated encrypted multiplexed streams (TCP + Noise).
+libvx6_a_SOURCES += \
+	src/transport/transport.h \
+	src/transport/tcp.c src/transport/tcp.h
+
+check_PROGRAMS += tests/unit/test_session
+tests_unit_test_session_SOURCES = tests/unit/test_session.c
+tests_unit_test_session_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_session_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_session
