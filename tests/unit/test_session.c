@@ -153,6 +153,7 @@ struct side {
 
 static struct side A, B; /* A dials, B listens */
 static struct sockaddr_in b_addr;
+static struct sockaddr_in *dial_addr = &b_addr;
 
 enum accept_mode { ACC_SPLICE, ACC_REFUSE, ACC_IGNORE, ACC_CLOSE };
 
@@ -274,6 +275,7 @@ static void setup_pair(const struct vx_transport_conf *ca, const struct vx_trans
     acc_mode = ACC_SPLICE;
     srv_half_close = 0;
     srv_paused = 0;
+    dial_addr = &b_addr;
     ignored_stream = NULL;
 }
 
@@ -334,7 +336,7 @@ static struct vx_stream *open_idx(uint32_t i, const uint8_t *peer, int *err)
     struct vx_stream_target tgt = {.kind = VX_TARGET_SERVICE, .port = (uint16_t)i};
     strcpy(tgt.name, "svc");
     cli[i].idx = i;
-    cli[i].s = vx_transport_open(A.t, peer, (struct sockaddr *)&b_addr, sizeof(b_addr), &tgt,
+    cli[i].s = vx_transport_open(A.t, peer, (struct sockaddr *)dial_addr, sizeof(*dial_addr), &tgt,
                                  &cli_cbs, &cli[i], err);
     return cli[i].s;
 }
@@ -582,6 +584,370 @@ static void test_backpressure(void **state)
     teardown_pair();
 }
 
+/* ------------------------------------------------------------------ */
+/* a relay between A and B that understands the framing of the A->B
+ * direction: it can flip a bit in, or repeat, the Nth record, or drop
+ * everything (a peer that stops responding). */
+
+enum relay_mode { RELAY_PASS, RELAY_TAMPER, RELAY_REPLAY };
+
+static struct relay {
+    int lfd, cfd, sfd;
+    ev_io lw, crw, srw;
+    struct sockaddr_in addr;
+    enum relay_mode mode;
+    int target_rec; /* record index (A->B) to act on */
+    int blackhole;
+    uint8_t cbuf[4 * VX_REC_MAX_WIRE];
+    size_t clen;
+    int stage; /* 0 first handshake msg, 1 XX third msg, 2 records */
+    int pattern;
+    int nrec;
+} R;
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN) {
+            usleep(100);
+            continue;
+        }
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void relay_c_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+    ssize_t n = read(R.cfd, R.cbuf + R.clen, sizeof(R.cbuf) - R.clen);
+    if (n <= 0) {
+        ev_io_stop(l, w);
+        shutdown(R.sfd, SHUT_WR);
+        return;
+    }
+    if (R.blackhole)
+        return;
+    R.clen += (size_t)n;
+    for (;;) {
+        size_t unit = 0, hdr;
+        if (R.stage == 0) {
+            hdr = 4;
+            if (R.clen < hdr)
+                break;
+            R.pattern = R.cbuf[1];
+            unit = hdr + vx_be16_get(R.cbuf + 2);
+        } else if (R.stage == 1) {
+            hdr = 2;
+            if (R.clen < hdr)
+                break;
+            unit = hdr + vx_be16_get(R.cbuf);
+        } else {
+            hdr = 4;
+            if (R.clen < hdr)
+                break;
+            unit = hdr + vx_be32_get(R.cbuf);
+        }
+        if (R.clen < unit)
+            break;
+        int dup = 0;
+        if (R.stage == 2) {
+            if (R.nrec == R.target_rec && R.mode == RELAY_TAMPER)
+                R.cbuf[unit - 20] ^= 0x01;
+            if (R.nrec == R.target_rec && R.mode == RELAY_REPLAY)
+                dup = 1;
+            R.nrec++;
+        }
+        write_all(R.sfd, R.cbuf, unit);
+        if (dup)
+            write_all(R.sfd, R.cbuf, unit);
+        if (R.stage == 0)
+            R.stage = R.pattern == VX_HS_XX ? 1 : 2;
+        else if (R.stage == 1)
+            R.stage = 2;
+        memmove(R.cbuf, R.cbuf + unit, R.clen - unit);
+        R.clen -= unit;
+    }
+}
+
+static void relay_s_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+    uint8_t buf[65536];
+    ssize_t n = read(R.sfd, buf, sizeof(buf));
+    if (n <= 0) {
+        ev_io_stop(l, w);
+        shutdown(R.cfd, SHUT_WR);
+        return;
+    }
+    if (!R.blackhole)
+        write_all(R.cfd, buf, (size_t)n);
+}
+
+static void relay_accept_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+    R.cfd = accept(R.lfd, NULL, NULL);
+    assert_true(R.cfd >= 0);
+    R.sfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(R.sfd, (struct sockaddr *)&b_addr, sizeof(b_addr)), 0);
+    fcntl(R.cfd, F_SETFL, O_NONBLOCK);
+    fcntl(R.sfd, F_SETFL, O_NONBLOCK);
+    ev_io_init(&R.crw, relay_c_cb, R.cfd, EV_READ);
+    ev_io_init(&R.srw, relay_s_cb, R.sfd, EV_READ);
+    ev_io_start(l, &R.crw);
+    ev_io_start(l, &R.srw);
+    ev_io_stop(l, w);
+}
+
+static void relay_start(enum relay_mode mode, int target_rec)
+{
+    socklen_t sl = sizeof(R.addr);
+    memset(&R, 0, sizeof(R));
+    R.cfd = R.sfd = -1;
+    R.mode = mode;
+    R.target_rec = target_rec;
+    R.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    R.addr.sin_family = AF_INET;
+    R.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(R.lfd, (struct sockaddr *)&R.addr, sizeof(R.addr)), 0);
+    assert_int_equal(listen(R.lfd, 4), 0);
+    getsockname(R.lfd, (struct sockaddr *)&R.addr, &sl);
+    ev_io_init(&R.lw, relay_accept_cb, R.lfd, EV_READ);
+    ev_io_start(loop, &R.lw);
+    dial_addr = &R.addr;
+}
+
+static void relay_stop(void)
+{
+    ev_io_stop(loop, &R.lw);
+    ev_io_stop(loop, &R.crw);
+    ev_io_stop(loop, &R.srw);
+    close(R.lfd);
+    if (R.cfd >= 0)
+        close(R.cfd);
+    if (R.sfd >= 0)
+        close(R.sfd);
+}
+
+static int c0_closed_any(void)
+{
+    return cli[0].closed || (cli[0].opened && cli[0].open_err < 0);
+}
+
+static void bad_record(enum relay_mode mode)
+{
+    int err;
+    struct vx_transport_stats st;
+    setup_pair(NULL, NULL);
+    cli_bytes = 8u << 20;
+    srv_bytes = 0;
+    relay_start(mode, 2); /* record 0 carries STREAM_OPEN; 2 is data */
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_closed_any, 10));
+    assert_true(cli[0].close_err < 0);
+    assert_true(srv[0].close_err < 0);
+    assert_true(srv[0].app.received < cli_bytes);
+    vx_transport_get_stats(B.t, &st);
+    assert_int_equal(st.sessions, 0);
+    assert_int_equal(st.sessions_total, 1);
+    relay_stop();
+    teardown_pair();
+}
+
+static void test_tampered_record(void **state)
+{
+    bad_record(RELAY_TAMPER);
+}
+
+static void test_replayed_record(void **state)
+{
+    bad_record(RELAY_REPLAY);
+}
+
+static int c0_has_data(void)
+{
+    return srv[0].app.received > 0;
+}
+
+static void test_dead_peer(void **state)
+{
+    int err;
+    struct vx_transport_conf c = test_conf();
+    c.keepalive_ms = 100;
+    c.dead_peer_ms = 500;
+    setup_pair(&c, NULL);
+    cli_bytes = 64u << 20;
+    srv_bytes = 0;
+    relay_start(RELAY_PASS, -1);
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_has_data, 5));
+    R.blackhole = 1;
+    uint64_t t0 = vx_time_mono_ms();
+    assert_true(run_until(c0_closed_any, 5));
+    uint64_t dt = vx_time_mono_ms() - t0;
+    assert_int_equal(cli[0].close_err, VX_ERR_TIMEOUT);
+    assert_true(dt >= 400 && dt < 1500);
+    relay_stop();
+    teardown_pair();
+}
+
+/* ------------------------------------------------------------------ */
+/* keys, ciphers, rekeying, limits, shutdown */
+
+struct cipher_seen {
+    const char *cipher;
+    int n;
+};
+
+static void visit(const struct vx_session_info *info, void *arg)
+{
+    struct cipher_seen *c = arg;
+    c->cipher = info->cipher;
+    c->n++;
+}
+
+static void test_learnt_key_uses_ik(void **state)
+{
+    int err;
+    struct vx_tcp_counters ca, cb;
+    struct vx_transport_conf c = test_conf();
+    c.idle_session_ms = 100;
+    setup_pair(&c, &c);
+    assert_int_equal(vx_transport_learn_key(A.t, B.id.pk), 0);
+    uint8_t bad[VX_PK_LEN];
+    memset(bad, 0xff, sizeof(bad));
+    assert_int_equal(vx_transport_learn_key(A.t, bad), VX_ERR_CRYPTO);
+    acc_mode = ACC_REFUSE;
+    acc_err = VX_ERR_NOTFOUND;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_opened, 5));
+    assert_int_equal(cli[0].open_err, VX_ERR_NOTFOUND);
+    vx_transport_tcp_counters(A.t, &ca);
+    vx_transport_tcp_counters(B.t, &cb);
+    assert_int_equal(ca.ik_handshakes, 1);
+    assert_int_equal(ca.xx_handshakes, 0);
+    assert_int_equal(cb.ik_handshakes, 1);
+    teardown_pair();
+}
+
+static int no_sessions(void)
+{
+    struct vx_transport_stats a, b;
+    vx_transport_get_stats(A.t, &a);
+    vx_transport_get_stats(B.t, &b);
+    return a.sessions == 0 && b.sessions == 0;
+}
+
+static void test_idle_teardown_then_ik(void **state)
+{
+    int err;
+    struct vx_tcp_counters ca;
+    struct vx_transport_conf c = test_conf();
+    c.idle_session_ms = 150;
+    setup_pair(&c, &c);
+    acc_mode = ACC_REFUSE;
+    acc_err = VX_ERR_REFUSED;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_opened, 5));
+    /* the session goes away by itself once idle */
+    assert_true(run_until(no_sessions, 3));
+    memset(&cli[0], 0, sizeof(cli[0]));
+    cli[0].app.fd = -1;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_opened, 5));
+    assert_int_equal(cli[0].open_err, VX_ERR_REFUSED);
+    vx_transport_tcp_counters(A.t, &ca);
+    assert_int_equal(ca.xx_handshakes, 1); /* first dial: key unknown */
+    assert_int_equal(ca.ik_handshakes, 1); /* second: learnt from the first */
+    teardown_pair();
+}
+
+static void test_cipher_and_rekey(void **state)
+{
+    int err;
+    struct vx_tcp_counters ca, cb;
+    struct cipher_seen seen = {0};
+    struct vx_transport_conf c = test_conf();
+    c.rekey_bytes = 200 * 1024;
+    setup_pair(&c, &c);
+    assert_int_equal(vx_transport_tcp_set_aeads(A.t, 1u << VX_AEAD_CHACHAPOLY), 0);
+    cli_bytes = 4u << 20;
+    srv_bytes = 1u << 20;
+    n_open = 1;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(all_done, 10));
+    check_stream_ok(0);
+    vx_transport_foreach_session(A.t, visit, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.cipher, vx_aead_name(VX_AEAD_CHACHAPOLY));
+    vx_transport_tcp_counters(A.t, &ca);
+    vx_transport_tcp_counters(B.t, &cb);
+    assert_true(ca.rekeys_tx >= 15);
+    assert_int_equal(ca.rekeys_tx, cb.rekeys_rx);
+    assert_int_equal(cb.rekeys_tx, ca.rekeys_rx);
+    assert_true(cb.rekeys_tx >= 3);
+    teardown_pair();
+
+    /* Both sides allowing AES-GCM pick it where the CPU has it. */
+    setup_pair(NULL, NULL);
+    acc_mode = ACC_REFUSE;
+    acc_err = VX_ERR_REFUSED;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_opened, 5));
+    seen.n = 0;
+    vx_transport_foreach_session(B.t, visit, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.cipher, vx_aead_name(vx_aead_aesgcm_available() ? VX_AEAD_AESGCM
+                                                                             : VX_AEAD_CHACHAPOLY));
+    teardown_pair();
+}
+
+static void test_stream_limit(void **state)
+{
+    int err;
+    struct vx_transport_conf cb = test_conf();
+    cb.max_streams = 2;
+    setup_pair(NULL, &cb);
+    acc_mode = ACC_IGNORE;
+    for (uint32_t i = 0; i < 3; i++)
+        assert_non_null(open_idx(i, id_of(&B), &err));
+    /* the third open is refused by the peer's limit */
+    assert_true(run_until(c0_opened, 0.5) == 0);
+    assert_true(cli[2].opened);
+    assert_int_equal(cli[2].open_err, VX_ERR_LIMIT);
+    /* now that the peer's limit is known, a fourth fails at once */
+    assert_null(open_idx(3, id_of(&B), &err));
+    assert_int_equal(err, VX_ERR_LIMIT);
+    teardown_pair();
+}
+
+static int c0_closed_cb(void)
+{
+    return cli[0].closed;
+}
+
+static void test_goaway_on_free(void **state)
+{
+    int err;
+    setup_pair(NULL, NULL);
+    cli_bytes = 1u << 30;
+    srv_bytes = 0;
+    assert_non_null(open_idx(0, id_of(&B), &err));
+    assert_true(run_until(c0_has_data, 5));
+    vx_transport_free(B.t);
+    B.t = NULL;
+    assert_true(run_until(c0_closed_cb, 3));
+    assert_true(cli[0].close_err < 0);
+    struct vx_transport_stats st;
+    vx_transport_get_stats(A.t, &st);
+    assert_int_equal(st.sessions, 0);
+    /* new opens to that node fail in bounded time */
+    memset(&cli[1], 0, sizeof(cli[1]));
+    cli[1].app.fd = -1;
+    teardown_pair();
+}
+
 int main(void)
 {
     struct rlimit rl = {20000, 20000};
@@ -596,6 +962,14 @@ int main(void)
             cmocka_unit_test(test_open_timeout),
             cmocka_unit_test(test_many_streams),
             cmocka_unit_test(test_backpressure),
+            cmocka_unit_test(test_tampered_record),
+            cmocka_unit_test(test_replayed_record),
+            cmocka_unit_test(test_dead_peer),
+            cmocka_unit_test(test_learnt_key_uses_ik),
+            cmocka_unit_test(test_idle_teardown_then_ik),
+            cmocka_unit_test(test_cipher_and_rekey),
+            cmocka_unit_test(test_stream_limit),
+            cmocka_unit_test(test_goaway_on_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
