@@ -8,3 +8,9 @@ tests_unit_test_session_SOURCES = tests/unit/test_session.c
 tests_unit_test_session_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_session_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_session
+
+# Bench helper: built by make check, run by tests/bench/session.sh (not a test).
+check_PROGRAMS += tests/bench/session_bench
+tests_bench_session_bench_SOURCES = tests/bench/session_bench.c
+tests_bench_session_bench_LDADD = $(LDADD) -lpthread
+EXTRA_DIST += tests/bench/session.sh
