@@ -14,3 +14,9 @@ check_PROGRAMS += tests/bench/session_bench
 tests_bench_session_bench_SOURCES = tests/bench/session_bench.c
 tests_bench_session_bench_LDADD = $(LDADD) -lpthread
 EXTRA_DIST += tests/bench/session.sh
+
+# Test helper: one transport per process (listener or dialer).
+check_PROGRAMS += tests/tools/vx6-session-peer
+tests_tools_vx6_session_peer_SOURCES = tests/tools/vx6-session-peer.c
+TESTS += tests/net/session_two_process.sh
+EXTRA_DIST += tests/net/session_two_process.sh
