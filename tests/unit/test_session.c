@@ -413,6 +413,18 @@ static void test_refused_reasons(void **state)
     vx_transport_get_stats(A.t, &st);
     assert_int_equal(st.sessions_total, 1); /* one session for all */
     assert_int_equal(st.streams, 0);
+
+    /* The listener opens back over the same session (no address given,
+     * even stream IDs); A accepts nothing, so the answer is REFUSED. */
+    struct vx_stream_target tgt = {.kind = VX_TARGET_SERVICE, .port = 7};
+    strcpy(tgt.name, "back");
+    memset(&cli[0], 0, sizeof(cli[0]));
+    cli[0].app.fd = -1;
+    assert_non_null(vx_transport_open(B.t, id_of(&A), NULL, 0, &tgt, &cli_cbs, &cli[0], &err));
+    assert_true(run_until(c0_opened, 5));
+    assert_int_equal(cli[0].open_err, VX_ERR_REFUSED);
+    vx_transport_get_stats(B.t, &st);
+    assert_int_equal(st.sessions_total, 1);
     teardown_pair();
 }
 
