@@ -1,7 +1,8 @@
 # src/crypto: identity, Noise handshake, AEAD channel, key blinding.
 libvx6_a_SOURCES += \
 	src/crypto/identity.c src/crypto/identity.h \
-	src/crypto/channel.c src/crypto/channel.h src/crypto/noise.h src/crypto/noise_private.h
+	src/crypto/channel.c src/crypto/channel.h \
+	src/crypto/noise.c src/crypto/noise.h src/crypto/noise_private.h
 
 check_PROGRAMS += tests/unit/test_identity
 TESTS += tests/unit/test_identity
@@ -15,8 +16,14 @@ tests_unit_test_channel_SOURCES = tests/unit/test_channel.c
 tests_unit_test_channel_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_channel_LDADD = $(VX6_TEST_LIBS)
 
+check_PROGRAMS += tests/unit/test_noise
+TESTS += tests/unit/test_noise
+tests_unit_test_noise_SOURCES = tests/unit/test_noise.c
+tests_unit_test_noise_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_noise_LDADD = $(VX6_TEST_LIBS)
+
 # Seal throughput of the record AEADs: built by make check, run by hand.
 check_PROGRAMS += tests/bench/chan_speed
 tests_bench_chan_speed_SOURCES = tests/bench/chan_speed.c
 
-EXTRA_DIST += tests/vectors/channel.txt
+EXTRA_DIST += tests/vectors/noise.txt tests/vectors/channel.txt
