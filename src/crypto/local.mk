@@ -36,3 +36,5 @@ EXTRA_DIST += tests/vectors/noise.txt tests/vectors/channel.txt
 # Writes the fuzz_noise seed corpus (run by hand, output committed).
 check_PROGRAMS += tests/fuzz/gen_noise_corpus
 tests_fuzz_gen_noise_corpus_SOURCES = tests/fuzz/gen_noise_corpus.c tests/fuzz/noise_cast.h
+
+dist_man_MANS += man/vx6-protocol.7
