@@ -239,7 +239,7 @@ struct vx_noise {
     int msg; /* index of the next message to write or read */
     int err; /* sticky failure; 0 while usable */
     int raw; /* test vectors: no Ed25519 prefix */
-    int has_e, has_rs, has_re;
+    int has_rs;
     int fixed_e;
     int expect_remote; /* remote_ed was given by the caller */
     int have_remote;   /* remote_ed is known (given or proven) */
@@ -404,17 +404,21 @@ static int dh_token(struct vx_noise *n, enum token t)
     int init = n->initiator;
 
     switch (t) {
-    case T_EE:
-        sk = n->e_sk, pk = n->re;
+    case T_EE: /* e with re */
+        sk = n->e_sk;
+        pk = n->re;
         break;
-    case T_ES:
-        sk = init ? n->e_sk : n->s_sk, pk = init ? n->rs : n->re;
+    case T_ES: /* the initiator's e with the responder's s */
+        sk = init ? n->e_sk : n->s_sk;
+        pk = init ? n->rs : n->re;
         break;
-    case T_SE:
-        sk = init ? n->s_sk : n->e_sk, pk = init ? n->re : n->rs;
+    case T_SE: /* the initiator's s with the responder's e */
+        sk = init ? n->s_sk : n->e_sk;
+        pk = init ? n->re : n->rs;
         break;
     case T_SS:
-        sk = n->s_sk, pk = n->rs;
+        sk = n->s_sk;
+        pk = n->rs;
         break;
     default:
         return VX_ERR_INTERNAL;
@@ -462,7 +466,6 @@ int vx_noise_write(struct vx_noise *n, const uint8_t *payload, size_t plen, uint
             if (!n->fixed_e)
                 randombytes_buf(n->e_sk, DHLEN);
             crypto_scalarmult_base(n->e_pk, n->e_sk);
-            n->has_e = 1;
             memcpy(out + off, n->e_pk, DHLEN);
             ss_mix_hash(&n->ss, n->e_pk, DHLEN);
             off += DHLEN;
@@ -541,7 +544,6 @@ int vx_noise_read(struct vx_noise *n, const uint8_t *msg, size_t len, uint8_t *p
         switch (*toks) {
         case T_E:
             memcpy(n->re, msg + off, DHLEN);
-            n->has_re = 1;
             ss_mix_hash(&n->ss, n->re, DHLEN);
             off += DHLEN;
             break;
