@@ -21,3 +21,15 @@ check_PROGRAMS += tests/fuzz/fuzz_socks
 tests_fuzz_fuzz_socks_SOURCES = tests/fuzz/fuzz_socks.c tests/fuzz/driver.c
 tests_fuzz_fuzz_socks_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/socks"'
 TESTS += tests/fuzz/fuzz_socks
+
+libvx6_a_SOURCES += src/front/name.c src/front/name.h
+check_PROGRAMS += tests/unit/test_name
+tests_unit_test_name_SOURCES = tests/unit/test_name.c
+tests_unit_test_name_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_name_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_name
+
+check_PROGRAMS += tests/fuzz/fuzz_name
+tests_fuzz_fuzz_name_SOURCES = tests/fuzz/fuzz_name.c tests/fuzz/driver.c
+tests_fuzz_fuzz_name_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/name"'
+TESTS += tests/fuzz/fuzz_name
