@@ -33,3 +33,15 @@ check_PROGRAMS += tests/fuzz/fuzz_name
 tests_fuzz_fuzz_name_SOURCES = tests/fuzz/fuzz_name.c tests/fuzz/driver.c
 tests_fuzz_fuzz_name_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/name"'
 TESTS += tests/fuzz/fuzz_name
+
+libvx6_a_SOURCES += src/front/http.c src/front/http.h
+check_PROGRAMS += tests/unit/test_http
+tests_unit_test_http_SOURCES = tests/unit/test_http.c
+tests_unit_test_http_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_http_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_http
+
+check_PROGRAMS += tests/fuzz/fuzz_http
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c tests/fuzz/driver.c
+tests_fuzz_fuzz_http_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/http"'
+TESTS += tests/fuzz/fuzz_http
