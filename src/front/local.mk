@@ -45,3 +45,10 @@ check_PROGRAMS += tests/fuzz/fuzz_http
 tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c tests/fuzz/driver.c
 tests_fuzz_fuzz_http_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/http"'
 TESTS += tests/fuzz/fuzz_http
+
+libvx6_a_SOURCES += src/front/pac.c src/front/pac.h
+check_PROGRAMS += tests/unit/test_pac
+tests_unit_test_pac_SOURCES = tests/unit/test_pac.c
+tests_unit_test_pac_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_pac_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_pac
