@@ -10,7 +10,11 @@
  *   CORRUPT         0xF1 record invalid       502   invalid record for HOST
  *   STALE           0xF1 record invalid       502   stale record for HOST
  *   KEYCHANGED      0xF1 record invalid       403   key for HOST changed; run 'vx6 trust'
- *   AUTH            0xF5 wrong client auth    403   client authorization for HOST missing or wrong
+ *   AUTH            0xF5 wrong client auth    403   client authorization for HOST is wrong
+ *   AUTH_MISSING    0xF4 missing client auth  403   HOST requires client authorization
+ *   INTRO_FAILED    0xF2 intro failed         502   every introduction point of HOST failed
+ *   REND_FAILED     0xF3 rendezvous failed    502   rendezvous with HOST failed
+ *   INTRO_TIMEOUT   0xF7 intro timed out      504   introduction to HOST timed out
  *   BADADDR         0xF6 bad address          400   malformed address HOST
  *   INVAL           0x01 general failure      400   invalid request for HOST
  *   TRUNC, TOOBIG   0x01 general failure      400   malformed / too large request
@@ -20,10 +24,6 @@
  *   REFUSED         0x05 connection refused   502   connection refused by HOST
  *   TIMEOUT         0x06 TTL expired          504   timed out reaching HOST
  *   everything else 0x01 general failure      502   HOST: <vx_strerror()>
- *
- * 0xF2/0xF3/0xF4/0xF7 (intro failed, rendezvous failed, missing client auth,
- * intro timed out) have no VX_ERR_* of their own yet; VX_ERR_AUTH covers both
- * missing and wrong authorization and reports 0xF5.
  */
 #include "front/errors.h"
 
@@ -47,7 +47,11 @@ static const struct err_map err_table[] = {
         {VX_ERR_STALE, VX_SOCKS5_DESC_INVALID, 502, "stale record for %s"},
         {VX_ERR_KEYCHANGED, VX_SOCKS5_DESC_INVALID, 403,
          "key for %s changed; run 'vx6 trust' to accept the new key"},
-        {VX_ERR_AUTH, VX_SOCKS5_WRONG_AUTH, 403, "client authorization for %s missing or wrong"},
+        {VX_ERR_AUTH, VX_SOCKS5_WRONG_AUTH, 403, "client authorization for %s is wrong"},
+        {VX_ERR_AUTH_MISSING, VX_SOCKS5_MISSING_AUTH, 403, "%s requires client authorization"},
+        {VX_ERR_INTRO_FAILED, VX_SOCKS5_INTRO_FAILED, 502, "every introduction point of %s failed"},
+        {VX_ERR_REND_FAILED, VX_SOCKS5_REND_FAILED, 502, "rendezvous with %s failed"},
+        {VX_ERR_INTRO_TIMEOUT, VX_SOCKS5_INTRO_TIMED_OUT, 504, "introduction to %s timed out"},
         {VX_ERR_BADADDR, VX_SOCKS5_BAD_ADDRESS, 400, "malformed address %s"},
         {VX_ERR_INVAL, VX_SOCKS5_GENERAL_FAILURE, 400, "invalid request for %s"},
         {VX_ERR_TRUNC, VX_SOCKS5_GENERAL_FAILURE, 400, "malformed request for %s"},
