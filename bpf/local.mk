@@ -34,6 +34,10 @@ tests_unit_test_xdp_SOURCES = tests/unit/test_xdp.c
 tests_unit_test_xdp_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_xdp_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_xdp
+EXTRA_DIST += tests/net/xdp.sh tests/net/vx6udp.py tests/bench/xdp.sh
+if HAVE_XDP
+# Namespaces + veth; skips (77) unless root.
+TESTS += tests/net/xdp.sh
+endif
 
-
-
+EXTRA_DIST += man/vx6-xdp.inc.7
