@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VX_PK_LEN 32      /* Ed25519 public key */
-#define VX_SK_LEN 64      /* Ed25519 secret key (seed || pk) */
-#define VX_SEED_LEN 32
-#define VX_SIG_LEN 64
-#define VX_NODE_ID_LEN 32
-#define VX_X25519_LEN 32
+#define VX_PK_LEN         32 /* Ed25519 public key */
+#define VX_SK_LEN         64 /* Ed25519 secret key (seed || pk) */
+#define VX_SEED_LEN       32
+#define VX_SIG_LEN        64
+#define VX_NODE_ID_LEN    32
+#define VX_X25519_LEN     32
 #define VX_NODE_ID_STRLEN 52 /* base32 of 32 bytes, no padding */
 
 struct vx_identity {

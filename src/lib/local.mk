@@ -3,6 +3,19 @@ libvx6_a_SOURCES += \
 	src/lib/err.c src/lib/err.h \
 	src/lib/log.c src/lib/log.h \
 	src/lib/vxtime.c src/lib/vxtime.h
+libvx6_a_SOURCES += \
+	src/lib/base32.c src/lib/base32.h \
+	src/lib/buf.c src/lib/buf.h \
+	src/lib/fileio.c src/lib/fileio.h
+
+check_PROGRAMS += tests/unit/test_base32 tests/unit/test_buf
+TESTS += tests/unit/test_base32 tests/unit/test_buf
+tests_unit_test_base32_SOURCES = tests/unit/test_base32.c
+tests_unit_test_base32_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_base32_LDADD = $(VX6_TEST_LIBS)
+tests_unit_test_buf_SOURCES = tests/unit/test_buf.c
+tests_unit_test_buf_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_buf_LDADD = $(VX6_TEST_LIBS)
 
 # addresses (parse/format/compare)
 libvx6_a_SOURCES += src/lib/addr.c src/lib/addr.h

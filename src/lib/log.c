@@ -20,7 +20,7 @@ static int journal = -1; /* -1: not yet probed */
 
 static const char *const level_names[] = {"debug", "info", "notice", "warn", "error", "none"};
 static const char *const domain_names[LD_COUNT_] = {
-        "general", "config", "crypto", "net",     "session", "dht", "registry",
+        "general", "config", "crypto",  "net",     "session", "dht",  "registry",
         "path",    "front",  "service", "control", "bpf",     "quic", "tls",
 };
 /* syslog priorities for journald's "<N>" prefix */
@@ -162,10 +162,11 @@ void vx_logv(enum vx_log_domain d, enum vx_log_level level, const char *fmt, va_
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L, ident, (int)getpid(),
-                     vx_log_level_name(level), vx_log_domain_name(d));
+        n = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000L, ident, (int)getpid(), vx_log_level_name(level),
+                     vx_log_domain_name(d));
     }
     if (n < 0 || (size_t)n >= sizeof(line))
         n = 0;

@@ -71,7 +71,10 @@ struct vx_ratelim {
     uint64_t last_ms;
     uint64_t suppressed;
 };
-#define VX_RATELIM_INIT(ms) {(ms), 0, 0}
+#define VX_RATELIM_INIT(ms)                                                                        \
+    {                                                                                              \
+        (ms), 0, 0                                                                                 \
+    }
 void vx_log_rl(struct vx_ratelim *rl, enum vx_log_domain d, enum vx_log_level level,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -80,10 +83,10 @@ void vx_log_rl(struct vx_ratelim *rl, enum vx_log_domain d, enum vx_log_level le
         if (vx_log_enabled((d), VX_LOG_DEBUG))                                                     \
             vx_log((d), VX_LOG_DEBUG, __VA_ARGS__);                                                \
     } while (0)
-#define log_info(d, ...) vx_log((d), VX_LOG_INFO, __VA_ARGS__)
+#define log_info(d, ...)   vx_log((d), VX_LOG_INFO, __VA_ARGS__)
 #define log_notice(d, ...) vx_log((d), VX_LOG_NOTICE, __VA_ARGS__)
-#define log_warn(d, ...) vx_log((d), VX_LOG_WARN, __VA_ARGS__)
-#define log_err(d, ...) vx_log((d), VX_LOG_ERR, __VA_ARGS__)
+#define log_warn(d, ...)   vx_log((d), VX_LOG_WARN, __VA_ARGS__)
+#define log_err(d, ...)    vx_log((d), VX_LOG_ERR, __VA_ARGS__)
 
 /* Rate-limited warning from a call site: one per 5 s per site. */
 #define log_warn_rl(d, ...)                                                                        \

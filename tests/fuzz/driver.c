@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_INPUT (1u << 20)
+#define MAX_INPUT          (1u << 20)
 #define MUTATIONS_PER_SEED 400
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -62,7 +62,8 @@ static void mutate_and_run(const uint8_t *seed, size_t len)
                 break;
             case 1: /* set a byte to an interesting value */
                 if (n) {
-                    static const uint8_t vals[] = {0, 1, 0x7f, 0x80, 0xff, 0xfe, '\r', '\n', ':', '.'};
+                    static const uint8_t vals[] = {0,    1,    0x7f, 0x80, 0xff,
+                                                   0xfe, '\r', '\n', ':',  '.'};
                     buf[rng() % n] = vals[rng() % sizeof(vals)];
                 }
                 break;
