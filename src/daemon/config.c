@@ -669,22 +669,18 @@ static bool get_label(struct ctx *c, const struct ynode *v, size_t max, const ch
     return true;
 }
 
+/* 52 base32 characters that decode to 32 bytes (canonical last char). */
 static bool node_id_ok(const char *s)
 {
-    if (strlen(s) != VX_NODE_ID_STRLEN)
-        return false;
-    for (size_t i = 0; s[i]; i++) {
-        char ch = (char)tolower((unsigned char)s[i]);
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '2' && ch <= '7')))
-            return false;
-    }
-    return true;
+    uint8_t bin[VX_NODE_ID_LEN];
+    return vx_node_id_from_str(s, bin) == 0;
 }
 
 static void node_id_set(struct vx_cfg_node_id *id, const char *s)
 {
     for (size_t i = 0; i <= VX_NODE_ID_STRLEN; i++)
         id->s[i] = (char)tolower((unsigned char)s[i]);
+    vx_node_id_from_str(id->s, id->bin);
 }
 
 static bool get_node_id(struct ctx *c, const struct ynode *v, struct vx_cfg_node_id *out)
@@ -694,8 +690,8 @@ static bool get_node_id(struct ctx *c, const struct ynode *v, struct vx_cfg_node
     if (!s)
         return false;
     if (!node_id_ok(s)) {
-        err_at(c, v, "%s is not a node ID (%d base32 characters a-z, 2-7)", quote(s, q, sizeof(q)),
-               VX_NODE_ID_STRLEN);
+        err_at(c, v, "%s is not a node ID (%d base32 characters a-z, 2-7, as `vx6 id` prints)",
+               quote(s, q, sizeof(q)), VX_NODE_ID_STRLEN);
         return false;
     }
     node_id_set(out, s);

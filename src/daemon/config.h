@@ -67,10 +67,11 @@ struct vx_cfg_pos {
     unsigned line, col;
 };
 
-/* A node ID as text: 52 lowercase base32 characters and a NUL.  Only its
- * syntax is checked here. */
+/* A node ID: 52 lowercase base32 characters (case-insensitive, canonical
+ * trailing bits) as written, and the 32 bytes they decode to. */
 struct vx_cfg_node_id {
     char s[VX_NODE_ID_STRLEN + 1];
+    uint8_t bin[VX_NODE_ID_LEN];
 };
 
 /* One virtual port map: connections to `vport` go to `target`. */

@@ -192,6 +192,8 @@ static void test_full(void **state)
     assert_string_equal(cfg->bootstrap[1].id.s,
                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     addr_is(&cfg->bootstrap[1].addr, "[2001:db8::2]:4243");
+    static const uint8_t zero[VX_NODE_ID_LEN];
+    assert_memory_equal(cfg->bootstrap[1].id.bin, zero, VX_NODE_ID_LEN);
     addr_is(&cfg->bootstrap[2].addr, "198.51.100.7:4242"); /* default port */
     assert_false(cfg->relay);
     assert_int_equal(cfg->relay_hops, 5);
@@ -209,7 +211,9 @@ static void test_full(void **state)
     addr_is(&s->ports[1].target, "127.0.0.1:8443");
     assert_true(s->hidden);
     assert_int_equal(s->n_allow, 2);
-    assert_string_equal(s->allow[1].s, "cccccccccccccccccccccccccccccccccccccccccccccccccccc");
+    assert_string_equal(s->allow[1].s, "ccccccccccccccccccccccccccccccccccccccccccccccccccca");
+    assert_int_equal(s->allow[1].bin[0], 0x10); /* 'c' = 2: 00010 00010 ... */
+    assert_int_equal(s->allow[1].bin[1], 0x84);
     assert_int_equal(s->route, VX_CFG_ROUTE_RELAY);
     assert_int_equal(s->profile, VX_CFG_PROFILE_BALANCED);
     assert_int_equal(s->transport, VX_CFG_TRANSPORT_TCP);
@@ -533,6 +537,10 @@ static void test_services(void **state)
               "4:13: services[0].allow[0]: ", "not a node ID");
     parse_bad("services:\n  - name: web\n    target: 1\n    allow:\n      - "
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1\n",
+              "5:9: services[0].allow[0]: ", "not a node ID");
+    /* right length and alphabet, but the last character has bits past 256 */
+    parse_bad("services:\n  - name: web\n    target: 1\n    allow:\n      - "
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n",
               "5:9: services[0].allow[0]: ", "not a node ID");
     /* enum values */
     parse_bad("services:\n  - name: web\n    target: 1\n    route: onion\n",
