@@ -1,1 +1,3 @@
-# src/service: build fragment (included from Makefile.am)
+# src/service: the reverse side, streams into published localhost services.
+libvx6_a_SOURCES += src/service/service.c src/service/service.h
+
