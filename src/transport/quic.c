@@ -371,7 +371,7 @@ struct quic_sock {
 };
 
 struct quic_stream {
-    struct vx_stream base;
+    struct vx_stream_base base;
     struct quic_conn *c;
     struct quic_stream *next, *prev;
     int64_t sid;
@@ -426,7 +426,7 @@ struct token_entry {
 };
 
 struct quic_transport {
-    struct vx_transport base;
+    struct vx_transport_base base;
     struct vx_identity id;
     struct vx_transport_conf conf;
     gnutls_certificate_credentials_t cred;
@@ -813,7 +813,7 @@ static struct quic_stream *stream_new(struct quic_conn *c, int opener)
 
     if (!s)
         abort();
-    vx_stream_base_init(&s->base, &quic_stream_ops, &c->qt->base);
+    vx_stream_base_init(&s->base, &quic_stream_ops, (struct vx_transport *)c->qt);
     s->c = c;
     s->sid = -1;
     s->opener = opener;
@@ -898,7 +898,7 @@ static void stream_finish(struct quic_stream *s, int err)
         return;
     s->user_gone = 1; /* callbacks must not re-enter */
     if (s->cbs.on_close)
-        s->cbs.on_close(&s->base, err, s->arg);
+        s->cbs.on_close((struct vx_stream *)s, err, s->arg);
     stream_release(s);
 }
 
@@ -907,7 +907,7 @@ static void stream_fail_open(struct quic_stream *s, int err)
     if (s->user_gone)
         return;
     s->user_gone = 1;
-    s->cbs.on_open(&s->base, err, s->arg);
+    s->cbs.on_open((struct vx_stream *)s, err, s->arg);
     stream_release(s);
 }
 
@@ -1061,8 +1061,9 @@ static void stream_process(struct quic_stream *s, uint64_t now)
             s->state = QS_ACCEPTING;
             s->deadline = now + (uint64_t)c->qt->conf.handshake_timeout_ms * NGTCP2_MILLISECONDS;
             c->qt->st.streams_total++;
-            if (vx_transport_deliver_accept(&c->qt->base, &s->base, &tgt) < 0)
-                vx_stream_accept(&s->base, VX_ERR_REFUSED, NULL, NULL);
+            if (vx_transport_deliver_accept((struct vx_transport *)c->qt, (struct vx_stream *)s,
+                                            &tgt) < 0)
+                vx_stream_accept((struct vx_stream *)s, VX_ERR_REFUSED, NULL, NULL);
         }
         return; /* the accept callback may have changed everything */
     case QS_WAIT_REPLY:
@@ -1079,7 +1080,7 @@ static void stream_process(struct quic_stream *s, uint64_t now)
         if (status == 0) {
             s->state = QS_OPEN;
             c->qt->st.streams_total++;
-            s->cbs.on_open(&s->base, 0, s->arg);
+            s->cbs.on_open((struct vx_stream *)s, 0, s->arg);
             if (s->user_gone)
                 return;
             break;
@@ -2348,8 +2349,8 @@ static void qt_free(struct vx_transport *t)
     }
     for (int i = 0; i < qt->nlisteners; i++)
         sock_free(qt->listeners[i]);
-    ev_prepare_stop(t->loop, &qt->prep);
-    ev_idle_stop(t->loop, &qt->idle);
+    ev_prepare_stop(qt->base.loop, &qt->prep);
+    ev_idle_stop(qt->base.loop, &qt->idle);
     gnutls_certificate_free_credentials(qt->cred);
     gnutls_priority_deinit(qt->prio);
     vx_identity_wipe(&qt->id);
@@ -2440,7 +2441,7 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
     s->arg = arg;
     sq_append(&s->sq, req, open_req_encode(tgt, req));
     mark(c, 1, 1);
-    return &s->base;
+    return (struct vx_stream *)s;
 }
 
 static void qt_get_stats(const struct vx_transport *t, struct vx_transport_stats *st)
@@ -2533,7 +2534,7 @@ struct vx_transport *vx_transport_quic_new(struct ev_loop *loop, const struct vx
     qt->prep.data = qt;
     ev_prepare_start(loop, &qt->prep);
     ev_idle_init(&qt->idle, idle_cb);
-    return &qt->base;
+    return (struct vx_transport *)qt;
 }
 
 int vx_transport_quic_rebind(struct vx_transport *t)
@@ -2541,7 +2542,7 @@ int vx_transport_quic_rebind(struct vx_transport *t)
     struct quic_transport *qt = (struct quic_transport *)t;
     int moved = 0;
 
-    if (!t || t->ops != &quic_ops)
+    if (!t || qt->base.ops != &quic_ops)
         return VX_ERR_INVAL;
     for (struct quic_conn *c = qt->conns; c; c = c->next) {
         struct quic_sock *qs;
@@ -2579,7 +2580,7 @@ int vx_transport_quic_local_addr(const struct vx_transport *t, struct sockaddr_s
 {
     const struct quic_transport *qt = (const struct quic_transport *)t;
 
-    if (t->ops != &quic_ops || !qt->nlisteners)
+    if (qt->base.ops != &quic_ops || !qt->nlisteners)
         return VX_ERR_NOTFOUND;
     memcpy(ss, &qt->listeners[0]->local, qt->listeners[0]->locallen);
     *len = qt->listeners[0]->locallen;

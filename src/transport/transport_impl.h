@@ -1,19 +1,23 @@
 /* transport_impl.h — what a carrier (TCP + Noise, QUIC) provides to transport.c.
  *
  * The public functions of transport.h dispatch through two small tables.  A
- * carrier embeds struct vx_transport as the FIRST member of its transport
- * type and struct vx_stream as the FIRST member of its stream type, fills
- * in `ops` when it creates them, and casts back in its operations.
+ * carrier's own transport type begins with a struct vx_transport_base and its
+ * stream type with a struct vx_stream_base (FIRST member), filled in with
+ * vx_transport_base_init() / vx_stream_base_init() when it creates them.  The
+ * carrier may name its private types `struct vx_transport` / `struct
+ * vx_stream` (tcp.c does) or anything else (quic.c): transport.c only casts
+ * the opaque pointers to the base types.
  *
  * transport.c implements, once for every carrier: vx_transport_conf_defaults,
  * vx_transport_kind, vx_transport_set_accept (the callback is kept in the
- * base struct: carriers call vx_transport_deliver_accept() to use it), and
- * the NULL-tolerant parts of vx_transport_free.  Every other public call is
- * forwarded unchanged to the carrier, which keeps the exact semantics that
- * transport.h documents.
+ * base: carriers use vx_transport_deliver_accept() or base.accept_fn), and
+ * the NULL check of vx_transport_free.  Every other public call is forwarded
+ * unchanged to the carrier, which keeps the semantics transport.h documents.
  */
 #ifndef VX6_TRANSPORT_TRANSPORT_IMPL_H
 #define VX6_TRANSPORT_TRANSPORT_IMPL_H
+
+#include <ev.h>
 
 #include "transport/transport.h"
 
@@ -36,7 +40,7 @@ struct vx_stream_ops {
     const uint8_t *(*peer_id)(const struct vx_stream *s);
 };
 
-struct vx_transport {
+struct vx_transport_base {
     const struct vx_transport_ops *ops;
     enum vx_transport_kind kind;
     struct ev_loop *loop;
@@ -44,16 +48,16 @@ struct vx_transport {
     void *accept_arg;
 };
 
-struct vx_stream {
+struct vx_stream_base {
     const struct vx_stream_ops *ops;
     struct vx_transport *t;
 };
 
 /* Fill the base part of a carrier's transport. */
-void vx_transport_base_init(struct vx_transport *t, const struct vx_transport_ops *ops,
+void vx_transport_base_init(struct vx_transport_base *t, const struct vx_transport_ops *ops,
                             enum vx_transport_kind kind, struct ev_loop *loop);
 /* Fill the base part of a carrier's stream. */
-void vx_stream_base_init(struct vx_stream *s, const struct vx_stream_ops *ops,
+void vx_stream_base_init(struct vx_stream_base *s, const struct vx_stream_ops *ops,
                          struct vx_transport *t);
 
 /* Hand an incoming stream to the accept callback.  Returns 0, or
