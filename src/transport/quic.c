@@ -43,6 +43,7 @@
 #include "lib/log.h"
 #include "lib/vxtime.h"
 #include "transport/transport_impl.h"
+#include "wire/frame.h"
 
 #define SCID_LEN        18
 #define MAX_CIDS        8
@@ -52,7 +53,6 @@
 #define TX_BATCH        16
 #define TX_SLOT         NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 #define SQ_CHUNK        16384
-#define OPEN_MAX_LEN    (1 + 1 + 2 + 1 + VX_TARGET_NAME_MAX + 2 + VX_TARGET_DATA_MAX)
 #define TOKEN_ROTATE_NS (600 * (uint64_t)NGTCP2_SECONDS)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
 #define TOKEN_CACHE     16
@@ -64,46 +64,28 @@ static const char *const tls_priority =
         "-SIGN-ALL:+SIGN-EDDSA-ED25519:%DISABLE_TLS13_COMPAT_MODE";
 
 /* ------------------------------------------------------------------------ */
-/* Stream-open exchange and reason codes.  Kept in one place so that they can
- * switch to src/wire/frame.h encoders once those are shared. */
+/* Stream-open exchange and reason codes: the same STREAM_OPEN / OPEN_OK /
+ * OPEN_FAIL frames and wire reasons as the TCP sessions (wire/frame.h), sent
+ * as the first bytes of the QUIC stream.  The frame's sid is the QUIC stream
+ * ID / 4 + 1 (the index of the bidirectional stream, from 1) and must match. */
 
-enum { OPEN_REQ = 1, OPEN_OK = 2, OPEN_FAIL = 3 };
-
-static const struct {
-    int err;
-    uint16_t code;
-} reason_map[] = {
-        {0, 0},
-        {VX_ERR_INTERNAL, 1},
-        {VX_ERR_REFUSED, 2},
-        {VX_ERR_NOTFOUND, 3},
-        {VX_ERR_DENIED, 4},
-        {VX_ERR_TIMEOUT, 5},
-        {VX_ERR_UNREACH, 6},
-        {VX_ERR_LIMIT, 7},
-        {VX_ERR_PROTO, 8},
-        {VX_ERR_CLOSED, 9},
-        {VX_ERR_RESET, 10},
-        {VX_ERR_AUTH, 11},
-        {VX_ERR_BADADDR, 12},
-        {VX_ERR_PEER_ID, 13},
-        {VX_ERR_INVAL, 14},
-};
+#define OPEN_MAX_LEN VX_FRAME_MAX_CTRL
 
 static uint16_t reason_from_err(int err)
 {
-    for (size_t i = 0; i < sizeof(reason_map) / sizeof(reason_map[0]); i++)
-        if (reason_map[i].err == err)
-            return reason_map[i].code;
-    return 1;
+    return err ? vx_wire_reason_from_err(err) : VX_RSN_NONE;
 }
 
 static int reason_to_err(uint64_t code)
 {
-    for (size_t i = 1; i < sizeof(reason_map) / sizeof(reason_map[0]); i++)
-        if (reason_map[i].code == code)
-            return reason_map[i].err;
-    return VX_ERR_RESET;
+    if (code == VX_RSN_NONE)
+        return 0;
+    return code > UINT16_MAX ? VX_ERR_RESET : vx_wire_reason_to_err((uint16_t)code);
+}
+
+static uint32_t open_sid(int64_t quic_sid)
+{
+    return (uint32_t)(quic_sid >> 2) + 1;
 }
 
 static int target_valid(const struct vx_stream_target *tgt)
@@ -113,94 +95,77 @@ static int target_valid(const struct vx_stream_target *tgt)
            nlen <= VX_TARGET_NAME_MAX && tgt->data_len <= VX_TARGET_DATA_MAX;
 }
 
-/* u8 1 | u8 kind | u16 port | u8 nlen | name | u16 dlen | data */
-static size_t open_req_encode(const struct vx_stream_target *tgt, uint8_t out[OPEN_MAX_LEN])
+/* 0 and *len, or VX_ERR_TOOBIG / VX_ERR_INVAL. */
+static int open_req_encode(const struct vx_stream_target *tgt, int64_t quic_sid,
+                           uint8_t out[OPEN_MAX_LEN], size_t *len)
 {
-    size_t nlen = strnlen(tgt->name, sizeof(tgt->name)), n = 0;
+    struct vx_frame f;
 
-    out[n++] = OPEN_REQ;
-    out[n++] = tgt->kind;
-    out[n++] = (uint8_t)(tgt->port >> 8);
-    out[n++] = (uint8_t)tgt->port;
-    out[n++] = (uint8_t)nlen;
-    memcpy(out + n, tgt->name, nlen);
-    n += nlen;
-    out[n++] = (uint8_t)(tgt->data_len >> 8);
-    out[n++] = (uint8_t)tgt->data_len;
-    memcpy(out + n, tgt->data, tgt->data_len);
-    return n + tgt->data_len;
+    memset(&f, 0, sizeof(f));
+    f.type = VX_FR_STREAM_OPEN;
+    f.sid = open_sid(quic_sid);
+    f.target.kind = tgt->kind;
+    f.target.port = tgt->port;
+    memcpy(f.target.name, tgt->name, strnlen(tgt->name, sizeof(tgt->name)));
+    f.target.data_len = tgt->data_len;
+    memcpy(f.target.data, tgt->data, tgt->data_len);
+    return vx_frame_encode(&f, out, OPEN_MAX_LEN, len);
 }
 
 /* 0 and *used, VX_ERR_TRUNC (need more), VX_ERR_PROTO. */
-static int open_req_decode(const uint8_t *in, size_t n, struct vx_stream_target *tgt, size_t *used)
+static int open_req_decode(const uint8_t *in, size_t n, int64_t quic_sid,
+                           struct vx_stream_target *tgt, size_t *used)
 {
-    size_t nlen, dlen, off;
+    struct vx_frame f;
+    int rv = vx_frame_decode(in, n, &f, used);
 
-    if (n < 5)
-        return n && in[0] != OPEN_REQ ? VX_ERR_PROTO : VX_ERR_TRUNC;
-    if (in[0] != OPEN_REQ)
+    if (rv == VX_ERR_TRUNC && n < OPEN_MAX_LEN)
+        return VX_ERR_TRUNC;
+    if (rv < 0 || f.type != VX_FR_STREAM_OPEN || f.sid != open_sid(quic_sid))
         return VX_ERR_PROTO;
     memset(tgt, 0, sizeof(*tgt));
-    tgt->kind = in[1];
-    tgt->port = (uint16_t)(in[2] << 8 | in[3]);
-    nlen = in[4];
-    if (nlen > VX_TARGET_NAME_MAX)
-        return VX_ERR_PROTO;
-    off = 5;
-    if (n < off + nlen + 2)
-        return VX_ERR_TRUNC;
-    if (memchr(in + off, 0, nlen))
-        return VX_ERR_PROTO;
-    memcpy(tgt->name, in + off, nlen);
-    off += nlen;
-    dlen = (size_t)in[off] << 8 | in[off + 1];
-    off += 2;
-    if (dlen > VX_TARGET_DATA_MAX)
-        return VX_ERR_PROTO;
-    if (n < off + dlen)
-        return VX_ERR_TRUNC;
-    memcpy(tgt->data, in + off, dlen);
-    tgt->data_len = (uint16_t)dlen;
-    if (!target_valid(tgt))
-        return VX_ERR_PROTO;
-    *used = off + dlen;
-    return 0;
+    tgt->kind = f.target.kind;
+    tgt->port = f.target.port;
+    memcpy(tgt->name, f.target.name, sizeof(f.target.name));
+    tgt->data_len = f.target.data_len;
+    memcpy(tgt->data, f.target.data, f.target.data_len);
+    return target_valid(tgt) ? 0 : VX_ERR_PROTO;
 }
 
-/* OK: u8 2.  FAIL: u8 3 | u16 reason. */
-static size_t open_reply_encode(int status, uint8_t out[3])
+static size_t open_reply_encode(int status, int64_t quic_sid, uint8_t out[OPEN_MAX_LEN])
 {
-    uint16_t r;
+    struct vx_frame f;
+    size_t len = 0;
 
-    if (status == 0) {
-        out[0] = OPEN_OK;
-        return 1;
-    }
-    r = reason_from_err(status);
-    out[0] = OPEN_FAIL;
-    out[1] = (uint8_t)(r >> 8);
-    out[2] = (uint8_t)r;
-    return 3;
+    memset(&f, 0, sizeof(f));
+    f.type = status ? VX_FR_OPEN_FAIL : VX_FR_OPEN_OK;
+    f.sid = open_sid(quic_sid);
+    f.reason = vx_wire_reason_from_err(status);
+    if (vx_frame_encode(&f, out, OPEN_MAX_LEN, &len) < 0)
+        abort(); /* a fixed-size control frame always fits */
+    return len;
 }
 
 /* 0 and *status / *used, VX_ERR_TRUNC, VX_ERR_PROTO. */
-static int open_reply_decode(const uint8_t *in, size_t n, int *status, size_t *used)
+static int open_reply_decode(const uint8_t *in, size_t n, int64_t quic_sid, int *status,
+                             size_t *used)
 {
-    if (n < 1)
+    struct vx_frame f;
+    int rv = vx_frame_decode(in, n, &f, used);
+
+    if (rv == VX_ERR_TRUNC)
         return VX_ERR_TRUNC;
-    if (in[0] == OPEN_OK) {
+    if (rv < 0 || f.sid != open_sid(quic_sid))
+        return VX_ERR_PROTO;
+    if (f.type == VX_FR_OPEN_OK) {
         *status = 0;
-        *used = 1;
         return 0;
     }
-    if (in[0] != OPEN_FAIL)
+    if (f.type != VX_FR_OPEN_FAIL)
         return VX_ERR_PROTO;
-    if (n < 3)
-        return VX_ERR_TRUNC;
-    *status = reason_to_err((uint64_t)(in[1] << 8 | in[2]));
+    *status = vx_wire_reason_to_err(f.reason);
     if (*status == 0)
         *status = VX_ERR_REFUSED;
-    *used = 3;
     return 0;
 }
 
@@ -379,7 +344,8 @@ struct quic_stream {
     int opener;
     struct vx_stream_cbs cbs;
     void *arg;
-    uint64_t deadline; /* ns, for the opening states */
+    struct vx_stream_target tgt; /* opener: sent once the QUIC stream exists */
+    uint64_t deadline;           /* ns, for the opening states */
     struct sendq sq;
     struct vx_buf *rb;
     int fd;
@@ -1036,6 +1002,13 @@ static void stream_process(struct quic_stream *s, uint64_t now)
     case QS_WAIT_CONN:
         if (c->state == QC_OPEN && ngtcp2_conn_get_streams_bidi_left(c->conn) > 0) {
             if (ngtcp2_conn_open_bidi_stream(c->conn, &s->sid, s) == 0) {
+                size_t len = 0;
+                if (open_req_encode(&s->tgt, s->sid, hdr, &len) < 0) {
+                    stream_reset_quic(s, VX_ERR_INVAL);
+                    stream_fail_open(s, VX_ERR_INVAL);
+                    return;
+                }
+                sq_append(&s->sq, hdr, len);
                 s->state = QS_WAIT_REPLY;
                 s->deadline =
                         now + (uint64_t)c->qt->conf.handshake_timeout_ms * NGTCP2_MILLISECONDS;
@@ -1047,7 +1020,7 @@ static void stream_process(struct quic_stream *s, uint64_t now)
         n = vx_buf_copyout(s->rb, hdr, sizeof(hdr));
         {
             struct vx_stream_target tgt;
-            rv = open_req_decode(hdr, n, &tgt, &used);
+            rv = open_req_decode(hdr, n, s->sid, &tgt, &used);
             if (rv == VX_ERR_TRUNC && !s->peer_fin && !s->peer_reset)
                 break;
             if (rv < 0 || s->peer_reset) {
@@ -1067,8 +1040,8 @@ static void stream_process(struct quic_stream *s, uint64_t now)
         }
         return; /* the accept callback may have changed everything */
     case QS_WAIT_REPLY:
-        n = vx_buf_copyout(s->rb, hdr, 3);
-        rv = open_reply_decode(hdr, n, &status, &used);
+        n = vx_buf_copyout(s->rb, hdr, sizeof(hdr));
+        rv = open_reply_decode(hdr, n, s->sid, &status, &used);
         if (rv == VX_ERR_TRUNC && !s->peer_fin && !s->peer_reset)
             break;
         if (rv < 0) {
@@ -1126,8 +1099,8 @@ static void stream_process(struct quic_stream *s, uint64_t now)
             break;
         case QS_ACCEPTING:
             if (!s->accept_late) {
-                uint8_t r[3];
-                sq_append(&s->sq, r, open_reply_encode(VX_ERR_TIMEOUT, r));
+                uint8_t r[OPEN_MAX_LEN];
+                sq_append(&s->sq, r, open_reply_encode(VX_ERR_TIMEOUT, s->sid, r));
                 s->fin_queued = 1;
                 s->accept_late = 1;
                 mark(c, 0, 1);
@@ -1146,7 +1119,7 @@ static void qs_accept(struct vx_stream *vs, int status, const struct vx_stream_c
 {
     struct quic_stream *s = (struct quic_stream *)vs;
     struct quic_conn *c = s->c;
-    uint8_t r[3];
+    uint8_t r[OPEN_MAX_LEN];
 
     if (s->user_gone || s->state != QS_ACCEPTING)
         return;
@@ -1156,7 +1129,8 @@ static void qs_accept(struct vx_stream *vs, int status, const struct vx_stream_c
     }
     if (c->state == QC_DEAD || s->accept_late || status < 0 || !cbs) {
         if (c->state != QC_DEAD && !s->accept_late) {
-            sq_append(&s->sq, r, open_reply_encode(status < 0 ? status : VX_ERR_INTERNAL, r));
+            sq_append(&s->sq, r,
+                      open_reply_encode(status < 0 ? status : VX_ERR_INTERNAL, s->sid, r));
             s->fin_queued = 1;
             if (c->conn && !s->quic_closed)
                 ngtcp2_conn_shutdown_stream_read(c->conn, s->sid, reason_from_err(status));
@@ -1172,7 +1146,7 @@ static void qs_accept(struct vx_stream *vs, int status, const struct vx_stream_c
         stream_release(s);
         return;
     }
-    sq_append(&s->sq, r, open_reply_encode(0, r));
+    sq_append(&s->sq, r, open_reply_encode(0, s->sid, r));
     s->state = QS_OPEN;
     mark(c, 1, 1);
 }
@@ -2412,7 +2386,6 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
     struct quic_transport *qt = (struct quic_transport *)t;
     struct quic_conn *c;
     struct quic_stream *s;
-    uint8_t req[OPEN_MAX_LEN];
     int dummy;
 
     if (!err)
@@ -2439,7 +2412,7 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
     s->state = QS_WAIT_CONN;
     s->cbs = *cbs;
     s->arg = arg;
-    sq_append(&s->sq, req, open_req_encode(tgt, req));
+    s->tgt = *tgt;
     mark(c, 1, 1);
     return (struct vx_stream *)s;
 }
