@@ -30,3 +30,9 @@ tests_unit_test_quic_SOURCES = tests/unit/test_quic.c tests/tools/udp-dropper.c 
 tests_unit_test_quic_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_quic_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_quic
+
+# Bench helper for both carriers: built by make check, run by
+# tests/bench/transport.sh (not a test).
+check_PROGRAMS += tests/bench/transport_bench
+tests_bench_transport_bench_SOURCES = tests/bench/transport_bench.c
+EXTRA_DIST += tests/bench/transport.sh
