@@ -15,3 +15,10 @@ tests_fuzz_fuzz_record_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdi
 TESTS += tests/fuzz/fuzz_record
 
 EXTRA_DIST += tests/tools/record_vectors.py
+
+libvx6_a_SOURCES += src/registry/registry.c src/registry/registry.h
+check_PROGRAMS += tests/unit/test_registry
+TESTS += tests/unit/test_registry
+tests_unit_test_registry_SOURCES = tests/unit/test_registry.c
+tests_unit_test_registry_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_registry_LDADD = $(VX6_TEST_LIBS)
