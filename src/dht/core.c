@@ -131,6 +131,8 @@ struct vx_dhtcore {
 
     uint64_t next_maint_ms;
     int self_lookup_done;
+    uint64_t self_again_ms; /* repeat the self lookup while the table is small */
+    uint64_t self_backoff_ms;
     int need_reap;
 
     struct vx_dhtcore_stats st;
@@ -729,6 +731,7 @@ int vx_dhtcore_bootstrap(struct vx_dhtcore *c, const struct vx_dhtaddr *addrs, s
     if (n == 0)
         return VX_ERR_INVAL;
     c->self_lookup_done = 0;
+    c->self_backoff_ms = 0;
     for (size_t i = 0; i < n; i++)
         send_ping(c, &addrs[i], NULL, P_PING_BOOT);
     return 0;
@@ -751,6 +754,10 @@ static void self_lookup(struct vx_dhtcore *c)
     if (!l)
         return;
     c->self_lookup_done = 1;
+    c->self_backoff_ms = c->self_backoff_ms ? c->self_backoff_ms * 2 : 1000;
+    if (c->self_backoff_ms > 120000)
+        c->self_backoff_ms = 120000;
+    c->self_again_ms = c->now_ms + c->self_backoff_ms;
     lookup_step(c, l);
 }
 
@@ -1125,6 +1132,14 @@ static void maintenance(struct vx_dhtcore *c)
             value_del(c, &c->vals[i]);
         else
             i++;
+    }
+    /* A young node: look ourselves up again (1 s, 2 s, 4 s, ... 2 min apart)
+     * until the table holds k contacts. */
+    if (c->self_lookup_done && c->self_again_ms <= c->now_ms && vx_rt_size(c->rt) < c->conf.k &&
+        vx_rt_size(c->rt) > 0) {
+        log_debug(LD_DHT, "only %zu contacts: looking ourselves up again", vx_rt_size(c->rt));
+        c->self_lookup_done = 0;
+        self_lookup(c);
     }
     republish(c);
     if (c->conf.replicate_s) {
