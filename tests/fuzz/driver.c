@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_MAX_INPUT          (1u << 20)
+#define FUZZ_MAX_INPUT     (1u << 20)
 #define MUTATIONS_PER_SEED 400
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
