@@ -16,3 +16,16 @@ tests_unit_test_base32_LDADD = $(VX6_TEST_LIBS)
 tests_unit_test_buf_SOURCES = tests/unit/test_buf.c
 tests_unit_test_buf_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_buf_LDADD = $(VX6_TEST_LIBS)
+
+# ops: metrics registry + Prometheus endpoint, systemd notify, limits.
+libvx6_a_SOURCES += src/lib/metrics.c src/lib/metrics.h
+check_PROGRAMS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
+tests_unit_test_metrics_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_metrics_LDADD = $(VX6_TEST_LIBS) -lpthread
+TESTS += tests/unit/test_metrics
+
+check_PROGRAMS += tests/fuzz/fuzz_metrics_http
+tests_fuzz_fuzz_metrics_http_SOURCES = tests/fuzz/fuzz_metrics_http.c tests/fuzz/driver.c
+tests_fuzz_fuzz_metrics_http_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/metrics_http"'
+TESTS += tests/fuzz/fuzz_metrics_http
