@@ -29,3 +29,10 @@ check_PROGRAMS += tests/fuzz/fuzz_metrics_http
 tests_fuzz_fuzz_metrics_http_SOURCES = tests/fuzz/fuzz_metrics_http.c tests/fuzz/driver.c
 tests_fuzz_fuzz_metrics_http_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/metrics_http"'
 TESTS += tests/fuzz/fuzz_metrics_http
+
+libvx6_a_SOURCES += src/lib/sdnotify.c src/lib/sdnotify.h
+check_PROGRAMS += tests/unit/test_sdnotify
+tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c
+tests_unit_test_sdnotify_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_sdnotify_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_sdnotify
