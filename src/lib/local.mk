@@ -36,3 +36,10 @@ tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c
 tests_unit_test_sdnotify_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_sdnotify_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_sdnotify
+
+libvx6_a_SOURCES += src/lib/limits.c src/lib/limits.h
+check_PROGRAMS += tests/unit/test_limits
+tests_unit_test_limits_SOURCES = tests/unit/test_limits.c
+tests_unit_test_limits_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_limits_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_limits
