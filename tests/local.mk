@@ -27,3 +27,33 @@ clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf tests/fuzz/libfuzzer
 .PHONY: fuzz fuzz-run clean-fuzz
+
+# Every cmocka unit test (tests/unit/test_* in TESTS) under valgrind: any
+# memory error or definite/possible leak fails.  Needs a build without
+# sanitizers.  VALGRIND_FLAGS adds options (e.g. --track-origins=yes);
+# tests/valgrind.supp lists known false positives.
+EXTRA_DIST += tests/valgrind.supp
+VALGRIND = valgrind
+VALGRIND_FLAGS =
+check-valgrind: $(check_PROGRAMS)
+	@if test -n "$(SAN_CFLAGS)"; then \
+	  echo "check-valgrind: reconfigure without --enable-sanitizers/--enable-fuzzing" >&2; exit 1; fi
+	@command -v $(VALGRIND) >/dev/null || { echo "check-valgrind: valgrind not found (apt-get install valgrind)" >&2; exit 1; }
+	@$(MKDIR_P) tests/valgrind; fail=0; n=0; \
+	$(AM_TESTS_ENVIRONMENT) \
+	for t in $(TESTS); do \
+	  case $$t in tests/unit/test_*) ;; *) continue ;; esac; \
+	  n=$$((n + 1)); log=tests/valgrind/$$(basename $$t).log; \
+	  if $(VALGRIND) -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,possible \
+	       --errors-for-leak-kinds=definite,possible \
+	       --suppressions=$(srcdir)/tests/valgrind.supp $(VALGRIND_FLAGS) ./$$t >$$log 2>&1; then \
+	    echo "PASS: $$t"; \
+	  else \
+	    echo "FAIL: $$t (see $$log)"; grep '^==' $$log | head -n 40; fail=$$((fail + 1)); \
+	  fi; \
+	done; \
+	echo "check-valgrind: $$n unit tests, $$fail failed"; test $$fail -eq 0
+clean-local: clean-valgrind
+clean-valgrind:
+	-rm -rf tests/valgrind
+.PHONY: check-valgrind clean-valgrind
