@@ -43,3 +43,4 @@ tests_unit_test_limits_SOURCES = tests/unit/test_limits.c
 tests_unit_test_limits_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_limits_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_limits
+EXTRA_DIST += man/vx6-metrics.inc.7
