@@ -16,3 +16,11 @@ tests_unit_test_base32_LDADD = $(VX6_TEST_LIBS)
 tests_unit_test_buf_SOURCES = tests/unit/test_buf.c
 tests_unit_test_buf_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_buf_LDADD = $(VX6_TEST_LIBS)
+
+# json: tiny JSON writer (control socket, CLI --json)
+libvx6_a_SOURCES += src/lib/json.c src/lib/json.h
+check_PROGRAMS += tests/unit/test_json
+TESTS += tests/unit/test_json
+tests_unit_test_json_SOURCES = tests/unit/test_json.c
+tests_unit_test_json_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_json_LDADD = $(VX6_TEST_LIBS)
