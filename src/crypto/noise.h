@@ -27,8 +27,10 @@ enum vx_noise_pattern {
 struct vx_noise;
 
 /* New handshake.  remote_pk: the responder's Ed25519 key, required for an IK
- * initiator, NULL otherwise.  prologue is mixed into the transcript.
- * Never returns NULL. */
+ * initiator; elsewhere NULL, or the peer's expected key (the handshake then
+ * fails with VX_ERR_PEER_ID if the peer proves another).  prologue is mixed
+ * into the transcript.  Never returns NULL (a bad argument shows as
+ * VX_ERR_INVAL from vx_noise_write/read). */
 struct vx_noise *vx_noise_new(int initiator, enum vx_noise_pattern pattern,
                               const struct vx_identity *self, const uint8_t *remote_pk,
                               const uint8_t *prologue, size_t prologue_len);
@@ -45,16 +47,18 @@ int vx_noise_write(struct vx_noise *n, const uint8_t *payload, size_t plen, uint
                    size_t cap, size_t *outlen);
 /* Consume a peer message; its payload is copied to payload.  0,
  * VX_ERR_CRYPTO (decryption failed), VX_ERR_PEER_ID (Ed25519 key does not
- * match the static key), VX_ERR_TRUNC / VX_ERR_PROTO (malformed). */
-int vx_noise_read(struct vx_noise *n, const uint8_t *msg, size_t len, uint8_t *payload,
-                  size_t cap, size_t *plen);
+ * match the static key), VX_ERR_TRUNC (too short), VX_ERR_TOOBIG (message
+ * over VX_NOISE_MAX_MSG; or payload cap too small, which alone leaves the
+ * state untouched so the caller may retry), VX_ERR_INVAL (not our turn).
+ * Any other failure is final: the handshake is dead. */
+int vx_noise_read(struct vx_noise *n, const uint8_t *msg, size_t len, uint8_t *payload, size_t cap,
+                  size_t *plen);
 
 /* After done: the peer's Ed25519 public key. */
 int vx_noise_remote_pk(const struct vx_noise *n, uint8_t pk[VX_PK_LEN]);
 /* The handshake hash (channel binding), 64 bytes. */
 int vx_noise_handshake_hash(const struct vx_noise *n, uint8_t h[64]);
 /* After done: the two transport channels using the negotiated AEAD. */
-int vx_noise_split(struct vx_noise *n, enum vx_aead aead, struct vx_chan **tx,
-                   struct vx_chan **rx);
+int vx_noise_split(struct vx_noise *n, enum vx_aead aead, struct vx_chan **tx, struct vx_chan **rx);
 
 #endif

@@ -1,5 +1,32 @@
 # src/daemon: build fragment (included from Makefile.am)
 
+# configuration: YAML (libyaml) -> typed struct
+libvx6_a_SOURCES += src/daemon/config.c src/daemon/config.h
+check_PROGRAMS += tests/unit/test_config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_config
+EXTRA_DIST += \
+	tests/unit/config/bad_address.yaml \
+	tests/unit/config/bad_alias.yaml \
+	tests/unit/config/bad_dup_key.yaml \
+	tests/unit/config/bad_dup_service.yaml \
+	tests/unit/config/bad_loopback.yaml \
+	tests/unit/config/bad_name.yaml \
+	tests/unit/config/bad_port.yaml \
+	tests/unit/config/bad_syntax.yaml \
+	tests/unit/config/bad_unknown_key.yaml \
+	tests/unit/config/bad_wrong_type.yaml \
+	tests/unit/config/empty.yaml \
+	tests/unit/config/full.yaml \
+	tests/unit/config/minimal.yaml
+
+check_PROGRAMS += tests/fuzz/fuzz_config
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c tests/fuzz/driver.c
+tests_fuzz_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/config"'
+TESTS += tests/fuzz/fuzz_config
+
 # --- vx6d core, control socket (daemon branch) ---
 libvx6_a_SOURCES += src/daemon/control.c src/daemon/control.h
 check_PROGRAMS += tests/unit/test_control

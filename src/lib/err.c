@@ -38,8 +38,12 @@ static const struct err_desc err_table[] = {
         [26] = {"VX_ERR_KEYCHANGED", "key changed since first seen"},
         [27] = {"VX_ERR_STALE", "stale record"},
         [28] = {"VX_ERR_RESET", "stream reset by peer"},
-        [29] = {"VX_ERR_AUTH", "client authorization failed"},
+        [29] = {"VX_ERR_AUTH", "client authorization wrong"},
         [30] = {"VX_ERR_INTERNAL", "internal error"},
+        [31] = {"VX_ERR_INTRO_FAILED", "introduction failed"},
+        [32] = {"VX_ERR_REND_FAILED", "rendezvous failed"},
+        [33] = {"VX_ERR_AUTH_MISSING", "client authorization missing"},
+        [34] = {"VX_ERR_INTRO_TIMEOUT", "introduction timed out"},
 };
 
 static const struct err_desc *err_lookup(int err)

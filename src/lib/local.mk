@@ -17,6 +17,14 @@ tests_unit_test_buf_SOURCES = tests/unit/test_buf.c
 tests_unit_test_buf_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_buf_LDADD = $(VX6_TEST_LIBS)
 
+# addresses (parse/format/compare)
+libvx6_a_SOURCES += src/lib/addr.c src/lib/addr.h
+check_PROGRAMS += tests/unit/test_addr
+tests_unit_test_addr_SOURCES = tests/unit/test_addr.c
+tests_unit_test_addr_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_addr_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_addr
+
 # json: tiny JSON writer (control socket, CLI --json)
 libvx6_a_SOURCES += src/lib/json.c src/lib/json.h
 check_PROGRAMS += tests/unit/test_json

@@ -1,1 +1,22 @@
-# src/transport: build fragment (included from Makefile.am)
+# src/transport: authenticated encrypted multiplexed streams (TCP + Noise).
+libvx6_a_SOURCES += \
+	src/transport/transport.h \
+	src/transport/tcp.c src/transport/tcp.h
+
+check_PROGRAMS += tests/unit/test_session
+tests_unit_test_session_SOURCES = tests/unit/test_session.c
+tests_unit_test_session_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_session_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_session
+
+# Bench helper: built by make check, run by tests/bench/session.sh (not a test).
+check_PROGRAMS += tests/bench/session_bench
+tests_bench_session_bench_SOURCES = tests/bench/session_bench.c
+tests_bench_session_bench_LDADD = $(LDADD) -lpthread
+EXTRA_DIST += tests/bench/session.sh
+
+# Test helper: one transport per process (listener or dialer).
+check_PROGRAMS += tests/tools/vx6-session-peer
+tests_tools_vx6_session_peer_SOURCES = tests/tools/vx6-session-peer.c
+TESTS += tests/net/session_two_process.sh
+EXTRA_DIST += tests/net/session_two_process.sh

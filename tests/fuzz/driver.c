@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_INPUT          (1u << 20)
+#define FUZZ_MAX_INPUT     (1u << 20)
 #define MUTATIONS_PER_SEED 400
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -107,10 +107,10 @@ static int run_file(const char *path)
         fprintf(stderr, "%s: %s\n", path, strerror(errno));
         return -1;
     }
-    buf = malloc(MAX_INPUT);
+    buf = malloc(FUZZ_MAX_INPUT);
     if (!buf)
         abort();
-    n = fread(buf, 1, MAX_INPUT, f);
+    n = fread(buf, 1, FUZZ_MAX_INPUT, f);
     fclose(f);
     run_one(buf, n);
     mutate_and_run(buf, n);
