@@ -34,3 +34,6 @@ TESTS += tests/unit/test_control
 tests_unit_test_control_SOURCES = tests/unit/test_control.c
 tests_unit_test_control_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_control_LDADD = $(VX6_TEST_LIBS)
+libvx6_a_SOURCES += src/daemon/daemon.c src/daemon/daemon.h
+sbin_PROGRAMS += vx6d
+vx6d_SOURCES = src/daemon/vx6d.c
