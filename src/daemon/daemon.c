@@ -629,6 +629,10 @@ static void log_changes(const struct vx_daemon *d, const struct vx_config *o,
         log_notice(LD_CONFIG, "log_level changed from '%s' to '%s'%s", o->log_level, n->log_level,
                    d->log_override ? " (ignored: vx6d runs with -d)" : "");
         changes++;
+    } else if (strcmp(d->log_spec, config_log_spec(d, n)) != 0) {
+        log_notice(LD_CONFIG, "log level set at run time ('%s') reset to '%s' from the config",
+                   d->log_spec, config_log_spec(d, n));
+        changes++;
     }
     if (!str_eq(o->data_dir, n->data_dir))
         RESTART("data_dir");
