@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #define DEFAULT_SOCKS      "127.0.0.1:1080"
-#define CONNECT_TIMEOUT_MS 5000  /* to the local SOCKS port */
-#define SOCKS_TIMEOUT_MS   60000 /* for vx6d to build the tunnel and answer */
+#define CONNECT_TIMEOUT_MS 5000 /* to the local SOCKS port */
+#define SOCKS_TIMEOUT_S    60   /* default: for vx6d to build the tunnel and answer */
 #define RELAY_BUF          65536
 
 #define EXIT_OK    0
@@ -37,59 +37,64 @@
 #define EXIT_USAGE 2
 
 static const char *prog = "vx6-nc";
+static unsigned socks_timeout_s = SOCKS_TIMEOUT_S;
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s [-s SOCKSADDR] HOST PORT\n"
+            "Usage: %s [-s SOCKSADDR] [-w SECONDS] HOST PORT\n"
             "Connect stdin/stdout to HOST:PORT through vx6d's SOCKS5 port (for ssh's\n"
             "ProxyCommand: ssh -o ProxyCommand='vx6-nc %%h %%p' alice.ssh.vx6).\n"
             "\n"
             "  -s, --socks ADDR  vx6d's SOCKS5 address (default $VX6_SOCKS, else %s)\n"
+            "  -w, --wait SECS   give up if the tunnel is not up in SECS (default %d)\n"
             "  -h, --help        show this help\n"
             "      --version     show the version\n",
-            prog, DEFAULT_SOCKS);
+            prog, DEFAULT_SOCKS, SOCKS_TIMEOUT_S);
 }
 
-/* Human phrase for a SOCKS5 reply code (RFC 1928 and Tor proposal 304). */
-static const char *reply_message(uint8_t rep)
+/* Message for a SOCKS5 reply code (RFC 1928 and Tor proposal 304): the
+ * text is pre + "HOST" (or "HOST:PORT") + post. */
+struct reply_msg {
+    uint8_t code;
+    bool with_port;
+    const char *pre, *post;
+};
+
+static const struct reply_msg reply_msgs[] = {
+        {0x01, true, "", ": general failure in vx6d"},
+        {0x02, true, "connection to ", " not allowed (not a .vx6 name, or refused by policy)"},
+        {0x03, true, "", ": network unreachable"},
+        {0x04, true, "", ": host unreachable (no path to the node)"},
+        {0x05, true, "", ": connection refused (is the service running?)"},
+        {0x06, true, "", ": timed out"},
+        {0x07, true, "", ": command not supported by the SOCKS server"},
+        {0x08, true, "", ": address type not supported by the SOCKS server"},
+        {0xf0, false, "no record for ", " (name not found)"},
+        {0xf1, false, "the record for ", " is invalid"},
+        {0xf2, false, "introduction to ", " failed"},
+        {0xf3, false, "rendezvous with ", " failed"},
+        {0xf4, false, "", " requires client authorization"},
+        {0xf5, false, "client authorization for ", " was refused (wrong credentials)"},
+        {0xf6, false, "bad address: ", ""},
+        {0xf7, false, "introduction to ", " timed out"},
+};
+
+static void print_reply_error(const char *host, uint16_t port, uint8_t rep)
 {
-    switch (rep) {
-    case 0x01:
-        return "general failure in vx6d";
-    case 0x02:
-        return "connection not allowed (not a .vx6 name, or refused by policy)";
-    case 0x03:
-        return "network unreachable";
-    case 0x04:
-        return "host unreachable (no path to the node)";
-    case 0x05:
-        return "connection refused (is the service running?)";
-    case 0x06:
-        return "timed out";
-    case 0x07:
-        return "command not supported by the SOCKS server";
-    case 0x08:
-        return "address type not supported by the SOCKS server";
-    case 0xf0:
-        return "no record for this name (name not found)";
-    case 0xf1:
-        return "the name's record is invalid";
-    case 0xf2:
-        return "introduction to the hidden service failed";
-    case 0xf3:
-        return "rendezvous with the hidden service failed";
-    case 0xf4:
-        return "the hidden service requires client authorization";
-    case 0xf5:
-        return "client authorization was refused (wrong credentials)";
-    case 0xf6:
-        return "bad address";
-    case 0xf7:
-        return "introduction to the hidden service timed out";
-    default:
-        return "unknown SOCKS5 error";
+    for (size_t i = 0; i < sizeof(reply_msgs) / sizeof(reply_msgs[0]); i++) {
+        const struct reply_msg *m = &reply_msgs[i];
+        if (m->code != rep)
+            continue;
+        if (m->with_port)
+            fprintf(stderr, "%s: %s%s:%u%s (SOCKS5 reply 0x%02X)\n", prog, m->pre, host,
+                    (unsigned)port, m->post, rep);
+        else
+            fprintf(stderr, "%s: %s%s%s (SOCKS5 reply 0x%02X)\n", prog, m->pre, host, m->post, rep);
+        return;
     }
+    fprintf(stderr, "%s: %s:%u: unknown SOCKS5 error (SOCKS5 reply 0x%02X)\n", prog, host,
+            (unsigned)port, rep);
 }
 
 /* Wait for fd to be ready; 0, or -1 with errno (ETIMEDOUT). */
@@ -195,7 +200,7 @@ fail:
 /* SOCKS5 greeting and CONNECT.  0 or -1 after printing why. */
 static int socks_connect(int fd, const char *socks, const char *host, uint16_t port)
 {
-    uint64_t deadline = vx_time_mono_ms() + SOCKS_TIMEOUT_MS;
+    uint64_t deadline = vx_time_mono_ms() + (uint64_t)socks_timeout_s * 1000;
     uint8_t req[7 + 255], rep[4 + 256 + 2];
     size_t hl = strlen(host), n = 0, skip;
     int rc;
@@ -232,8 +237,7 @@ static int socks_connect(int fd, const char *socks, const char *host, uint16_t p
         return -1;
     }
     if (rep[1] != 0) {
-        fprintf(stderr, "%s: %s:%u: %s (SOCKS5 reply 0x%02X)\n", prog, host, (unsigned)port,
-                reply_message(rep[1]), rep[1]);
+        print_reply_error(host, port, rep[1]);
         return -1;
     }
     /* skip BND.ADDR and BND.PORT */
@@ -265,8 +269,8 @@ rc_err:
     }
 io_err:
     if (errno == ETIMEDOUT)
-        fprintf(stderr, "%s: %s:%u: no answer from vx6d within %d s\n", prog, host, (unsigned)port,
-                SOCKS_TIMEOUT_MS / 1000);
+        fprintf(stderr, "%s: %s:%u: no answer from vx6d within %u s\n", prog, host, (unsigned)port,
+                socks_timeout_s);
     else
         fprintf(stderr, "%s: SOCKS5 handshake with %s failed: %s\n", prog, socks, strerror(errno));
     return -1;
@@ -380,6 +384,7 @@ int main(int argc, char **argv)
     enum { OPT_VERSION = 256 };
     static const struct option opts[] = {
             {"socks", required_argument, NULL, 's'},
+            {"wait", required_argument, NULL, 'w'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, OPT_VERSION},
             {NULL, 0, NULL, 0},
@@ -391,10 +396,18 @@ int main(int argc, char **argv)
 
     if (!socks || !*socks)
         socks = DEFAULT_SOCKS;
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             socks = optarg;
+            break;
+        case 'w':
+            errno = 0;
+            socks_timeout_s = (unsigned)strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || socks_timeout_s == 0 || socks_timeout_s > 3600) {
+                fprintf(stderr, "%s: bad -w value '%s' (1-3600 seconds)\n", prog, optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'h':
             usage(stdout);
