@@ -37,3 +37,5 @@ tests_unit_test_control_LDADD = $(VX6_TEST_LIBS)
 libvx6_a_SOURCES += src/daemon/daemon.c src/daemon/daemon.h
 sbin_PROGRAMS += vx6d
 vx6d_SOURCES = src/daemon/vx6d.c
+TESTS += tests/net/daemon_basic.sh
+EXTRA_DIST += tests/net/daemon_basic.sh
