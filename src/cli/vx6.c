@@ -80,10 +80,16 @@ const char *cli_socket_path(struct cli *g)
     if (!cfg)
         return NULL;
     snprintf(g->socket_buf, sizeof(g->socket_buf), "%s", cfg->control_socket);
-    /* Not root and no user daemon, but a system one: talk to that. */
-    if (!g->config && access(g->socket_buf, F_OK) != 0 &&
-        access("/run/vx6/control.sock", F_OK) == 0)
-        snprintf(g->socket_buf, sizeof(g->socket_buf), "%s", "/run/vx6/control.sock");
+    /* No daemon of our own, but a system one (run as root, or by
+     * contrib/vx6d.service as a dynamic user): talk to that. */
+    if (!g->config && access(g->socket_buf, F_OK) != 0) {
+        static const char *const system_sockets[] = {"/run/vx6/control.sock", "/run/vx6/vx6.sock"};
+        for (size_t i = 0; i < 2; i++)
+            if (access(system_sockets[i], F_OK) == 0) {
+                snprintf(g->socket_buf, sizeof(g->socket_buf), "%s", system_sockets[i]);
+                break;
+            }
+    }
     vx_config_free(cfg);
     g->socket = g->socket_buf;
     return g->socket;
