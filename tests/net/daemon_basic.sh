@@ -7,6 +7,7 @@ set -u
 B=${VX6_BUILDDIR:-$(pwd)}
 D="$B/vx6d" V="$B/vx6"
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+for b in "$D" "$V"; do [ -x "$b" ] || { echo "$b is not built"; exit 1; }; done
 
 tmp=$(mktemp -d /tmp/vx6d-test.XXXXXX)
 chmod 755 "$tmp"

@@ -7,6 +7,7 @@ B=${VX6_BUILDDIR:-$(pwd)}
 S=${VX6_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 NC="$B/vx6-nc"
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
+[ -x "$NC" ] || { echo "$NC is not built"; exit 1; }
 
 tmp=$(mktemp -d /tmp/vx6nc.XXXXXX)
 pids=()
