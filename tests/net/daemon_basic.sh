@@ -197,6 +197,8 @@ check "keygen --json" python3 -m json.tool <<<"$("$V" keygen --json -o "$tmp/k2"
 # --- no config file: built-in defaults ---------------------------------------------------
 if [ -e /etc/vx6/vx6.yaml ]; then
     echo "skip - no-config start: /etc/vx6/vx6.yaml exists on this machine"
+elif [ "$(id -u)" = 0 ] && ! command -v setpriv >/dev/null; then
+    echo "skip - no-config start as root needs setpriv (util-linux)"
 else
     home="$tmp/home" xdg="$tmp/xdg"
     mkdir -p "$home" "$xdg"
