@@ -20,3 +20,10 @@ check_PROGRAMS += tests/tools/vx6-session-peer
 tests_tools_vx6_session_peer_SOURCES = tests/tools/vx6-session-peer.c
 TESTS += tests/net/session_two_process.sh
 EXTRA_DIST += tests/net/session_two_process.sh
+
+# --- relay (issue 6): byte-level stream access (vx_stream_attach & co.) ---
+check_PROGRAMS += tests/unit/test_session_io
+tests_unit_test_session_io_SOURCES = tests/unit/test_session_io.c
+tests_unit_test_session_io_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_session_io_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_session_io
