@@ -6,3 +6,14 @@ libvx6_a_SOURCES += \
 	src/path/select.c src/path/select.h \
 	src/path/circuit.c src/path/circuit.h \
 	src/wire/cell.c src/wire/cell.h
+
+check_PROGRAMS += tests/unit/test_circuit
+tests_unit_test_circuit_SOURCES = tests/unit/test_circuit.c
+tests_unit_test_circuit_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_circuit_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_circuit
+
+check_PROGRAMS += tests/fuzz/fuzz_cell
+tests_fuzz_fuzz_cell_SOURCES = tests/fuzz/fuzz_cell.c tests/fuzz/driver.c
+tests_fuzz_fuzz_cell_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/cell"'
+TESTS += tests/fuzz/fuzz_cell
