@@ -335,12 +335,24 @@ static void fdend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void fdend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct fdend *f = w->data;
-    if (f->wq && vx_buf_len(f->wq) > 0) {
-        ssize_t n = vx_buf_write_fd(f->wq, f->fd);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    const uint8_t *p;
+    size_t n;
+    while (f->wq && (n = vx_buf_peek(f->wq, &p)) > 0) {
+        /* MSG_NOSIGNAL: a vanished reader must not raise SIGPIPE */
+        ssize_t wr = send(f->fd, p, n, MSG_NOSIGNAL);
+        if (wr < 0 && errno == ENOTSOCK)
+            wr = write(f->fd, p, n);
+        if (wr < 0 && errno == EINTR)
+            continue;
+        if (wr < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (wr < 0) {
             f->ops->gone(f, VX_ERR_CLOSED);
             return;
         }
+        vx_buf_drain(f->wq, (size_t)wr);
+        if ((size_t)wr < n)
+            break;
     }
     if (f->blocked && (!f->wq || vx_buf_len(f->wq) < Q_LWM)) {
         f->blocked = 0;
