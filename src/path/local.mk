@@ -17,3 +17,9 @@ check_PROGRAMS += tests/fuzz/fuzz_cell
 tests_fuzz_fuzz_cell_SOURCES = tests/fuzz/fuzz_cell.c tests/fuzz/driver.c
 tests_fuzz_fuzz_cell_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/cell"'
 TESTS += tests/fuzz/fuzz_cell
+
+# Test helper: one circuit-capable node per process (tests/net/relay.sh, tests/bench/relay.sh).
+check_PROGRAMS += tests/tools/vx6-relay-node
+tests_tools_vx6_relay_node_SOURCES = tests/tools/vx6-relay-node.c
+TESTS += tests/net/relay.sh
+EXTRA_DIST += tests/net/relay.sh tests/net/capture.py tests/bench/relay.sh
