@@ -43,3 +43,10 @@ tests_unit_test_session_io_SOURCES = tests/unit/test_session_io.c
 tests_unit_test_session_io_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_session_io_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_session_io
+
+# --- quicio (issue 8 remainders): relay circuits over QUIC transports ---
+check_PROGRAMS += tests/unit/test_circuit_quic
+tests_unit_test_circuit_quic_SOURCES = tests/unit/test_circuit.c
+tests_unit_test_circuit_quic_CFLAGS = $(VX6_TEST_CFLAGS) -DTEST_CIRCUIT_QUIC
+tests_unit_test_circuit_quic_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_circuit_quic

@@ -352,6 +352,10 @@ struct quic_stream {
     ev_io rio, wio;
     unsigned spliced : 1, rd_eof : 1, fin_queued : 1, fin_sent : 1, peer_fin : 1, wr_shut : 1,
             quic_closed : 1, user_gone : 1, accept_late : 1, counted : 1;
+    /* byte-level access (vx_stream_attach): rb holds what on_data left */
+    struct vx_stream_io io;
+    void *io_arg;
+    unsigned attached : 1, paused : 1, want_writable : 1, fin_delivered : 1;
     int peer_reset; /* VX_ERR_* from a RESET_STREAM / STOP_SENDING, 0 if none */
     unsigned blk_gen;
 };
@@ -977,6 +981,64 @@ static void stream_update_io(struct quic_stream *s)
         ev_io_stop(loop, &s->wio);
 }
 
+/* Bytes vx_stream_write() may queue now: bounded by the send queue (which
+ * holds unacknowledged bytes too) and by the peer's stream and connection
+ * credit, so a slow reader holds the writer back. */
+static size_t stream_write_room(const struct quic_stream *s)
+{
+    struct quic_conn *c = s->c;
+    uint64_t left, cleft;
+    size_t room;
+
+    if (!c->conn || s->sid < 0 || s->quic_closed || s->sq.len >= stream_cap(s))
+        return 0;
+    room = stream_cap(s) - s->sq.len;
+    left = ngtcp2_conn_get_max_stream_data_left(c->conn, s->sid);
+    cleft = ngtcp2_conn_get_max_data_left(c->conn);
+    if (cleft < left)
+        left = cleft;
+    left = left > s->sq.unsent ? left - s->sq.unsent : 0;
+    return left < room ? (size_t)left : room;
+}
+
+/* Deferred work of an attached stream: buffered data, FIN, completion and
+ * writability, in that order.  Any callback may release the stream. */
+static void stream_io_run(struct quic_stream *s)
+{
+    while (!s->paused && vx_buf_len(s->rb)) {
+        const uint8_t *p;
+        size_t n = vx_buf_peek(s->rb, &p), k;
+
+        k = s->io.on_data((struct vx_stream *)s, p, n, s->io_arg);
+        if (s->user_gone)
+            return;
+        if (k > n)
+            k = n;
+        vx_buf_drain(s->rb, k);
+        s->c->bytes_in += k;
+        s->c->qt->st.bytes_in += k;
+        stream_consumed(s, k);
+        if (k < n)
+            s->paused = 1;
+    }
+    if (!s->paused && !vx_buf_len(s->rb) && s->peer_fin && !s->fin_delivered) {
+        s->fin_delivered = 1;
+        if (s->io.on_fin)
+            s->io.on_fin((struct vx_stream *)s, s->io_arg);
+        if (s->user_gone)
+            return;
+    }
+    if (s->fin_delivered && s->fin_sent && s->quic_closed) {
+        stream_finish(s, 0);
+        return;
+    }
+    if (s->want_writable && !s->fin_queued && stream_write_room(s) > 0) {
+        s->want_writable = 0;
+        if (s->io.on_writable)
+            s->io.on_writable((struct vx_stream *)s, s->io_arg);
+    }
+}
+
 /* Deferred work for one stream: parse the open exchange, deliver callbacks,
  * move bytes to the fd, notice completion, resets and deadlines. */
 static void stream_process(struct quic_stream *s, uint64_t now)
@@ -1070,6 +1132,10 @@ static void stream_process(struct quic_stream *s, uint64_t now)
             stream_finish(s, s->peer_reset);
             return;
         }
+        if (s->attached) {
+            stream_io_run(s);
+            return;
+        }
         if (!s->spliced)
             return;
         stream_flush_fd(s);
@@ -1156,8 +1222,9 @@ static int qs_splice(struct vx_stream *vs, int fd)
     struct quic_stream *s = (struct quic_stream *)vs;
     int fl;
 
-    if (s->user_gone || s->state != QS_OPEN || s->spliced) {
-        close(fd);
+    if (s->user_gone || s->state != QS_OPEN || s->spliced || s->attached) {
+        if (fd >= 0)
+            close(fd);
         return VX_ERR_INVAL;
     }
     fl = fcntl(fd, F_GETFL);
@@ -1175,6 +1242,65 @@ static int qs_splice(struct vx_stream *vs, int fd)
     s->rio.data = s->wio.data = s;
     mark(s->c, 1, 1);
     return 0;
+}
+
+static int qs_attach(struct vx_stream *vs, const struct vx_stream_io *io, void *arg)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || !io || !io->on_data || s->user_gone || s->state != QS_OPEN || s->spliced ||
+        s->attached)
+        return VX_ERR_INVAL;
+    s->io = *io;
+    s->io_arg = arg;
+    s->attached = 1;
+    mark(s->c, 1, 0);
+    return 0;
+}
+
+static ssize_t qs_write(struct vx_stream *vs, const uint8_t *data, size_t len)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+    size_t room;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return VX_ERR_INVAL;
+    if (s->fin_queued || s->peer_reset || s->c->state == QC_DEAD)
+        return VX_ERR_CLOSED;
+    room = stream_write_room(s);
+    if (room > len)
+        room = len;
+    if (room < len)
+        s->want_writable = 1;
+    if (!room)
+        return VX_ERR_AGAIN;
+    sq_append(&s->sq, data, room);
+    mark(s->c, 0, 1);
+    return (ssize_t)room;
+}
+
+static int qs_shutdown(struct vx_stream *vs)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return VX_ERR_INVAL;
+    if (s->fin_queued)
+        return 0;
+    s->fin_queued = 1;
+    s->want_writable = 0;
+    mark(s->c, 1, 1);
+    return 0;
+}
+
+static void qs_read_resume(struct vx_stream *vs)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return;
+    s->paused = 0;
+    mark(s->c, 1, 0);
 }
 
 static void qs_close(struct vx_stream *vs, int err)
@@ -1198,6 +1324,10 @@ static const struct vx_stream_ops quic_stream_ops = {
         .splice = qs_splice,
         .close = qs_close,
         .peer_id = qs_peer_id,
+        .attach = qs_attach,
+        .write = qs_write,
+        .shutdown = qs_shutdown,
+        .read_resume = qs_read_resume,
 };
 
 /* ------------------------------------------------------------------------ */
