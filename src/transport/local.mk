@@ -50,3 +50,12 @@ tests_unit_test_circuit_quic_SOURCES = tests/unit/test_circuit.c
 tests_unit_test_circuit_quic_CFLAGS = $(VX6_TEST_CFLAGS) -DTEST_CIRCUIT_QUIC
 tests_unit_test_circuit_quic_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_circuit_quic
+
+# auto carrier: QUIC with TCP fallback, constructors by kind.
+libvx6_a_SOURCES += src/transport/auto.c src/transport/auto.h
+check_PROGRAMS += tests/unit/test_auto
+tests_unit_test_auto_SOURCES = tests/unit/test_auto.c tests/tools/udp-dropper.c \
+	tests/tools/udp-dropper.h
+tests_unit_test_auto_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_auto_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_auto
