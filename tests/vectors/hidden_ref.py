@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""hidden_ref.py -- independent reference (pure Python, no libsodium) for the
+hidden-service test vectors in tests/unit/test_hsaddr.c and test_blind.c.
+
+Computes, for the RFC 8032 TEST 1 seed: the ADDRESS, and for one period the
+blinding factor, the blinded public key and a blinded signature.  Run it by
+hand; the printed hex is what the C tests expect.
+"""
+import base64
+import hashlib
+
+p = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+d = -121665 * pow(121666, p - 2, p) % p
+I = pow(2, (p - 1) // 4, p)
+
+
+def inv(x):
+    return pow(x, p - 2, p)
+
+
+def xrecover(y):
+    xx = (y * y - 1) * inv(d * y * y + 1)
+    x = pow(xx, (p + 3) // 8, p)
+    if (x * x - xx) % p:
+        x = x * I % p
+    if x % 2:
+        x = p - x
+    return x
+
+
+def add(P, Q):
+    (x1, y1), (x2, y2) = P, Q
+    t = d * x1 * x2 * y1 * y2
+    return ((x1 * y2 + x2 * y1) * inv(1 + t) % p, (y1 * y2 + x1 * x2) * inv(1 - t) % p)
+
+
+def mul(s, P):
+    R = (0, 1)
+    while s:
+        if s & 1:
+            R = add(R, P)
+        P = add(P, P)
+        s >>= 1
+    return R
+
+
+def enc(P):
+    x, y = P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def dec(b):
+    y = int.from_bytes(b, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    x = xrecover(y)
+    if (x & 1) != sign:
+        x = p - x
+    return (x, y)
+
+
+By = 4 * inv(5) % p
+B = (xrecover(By), By)
+
+
+def b2(data, n):
+    return hashlib.blake2b(data, digest_size=n).digest()
+
+
+def address(pk):
+    ck = b2(b".vx6 checksum" + pk + b"\x01", 32)[:2]
+    return base64.b32encode(pk + ck + b"\x01").decode().lower().rstrip("=")
+
+
+def main():
+    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    hs = hashlib.sha512(seed).digest()
+    a = int.from_bytes(hs[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    A = enc(mul(a, B))
+    print("pk      ", A.hex())
+    print("address ", address(A))
+    period = 19876
+    hb = b2(b"vx6 blind v1" + A + period.to_bytes(8, "big") + (86400).to_bytes(8, "big"), 64)
+    h = int.from_bytes(hb, "little") % L
+    hbytes = h.to_bytes(32, "little")
+    print("period  ", period)
+    print("h       ", hbytes.hex())
+    Ab = enc(mul(h, dec(A)))
+    print("blinded ", Ab.hex())
+    ab = h * (a % L) % L
+    assert enc(mul(ab, B)) == Ab
+    prefix = b2(b"vx6 blind prefix" + hs[32:] + hbytes, 32)
+    msg = b"vx6 blinded signature test"
+    r = int.from_bytes(hashlib.sha512(prefix + msg).digest(), "little") % L
+    R = enc(mul(r, B))
+    k = int.from_bytes(hashlib.sha512(R + Ab + msg).digest(), "little") % L
+    S = (r + k * ab) % L
+    print("sig     ", (R + S.to_bytes(32, "little")).hex())
+    hb2 = b2(b"vx6 blind v1" + A + (period + 1).to_bytes(8, "big") + (86400).to_bytes(8, "big"), 64)
+    h2 = int.from_bytes(hb2, "little") % L
+    print("blinded+1", enc(mul(h2, dec(A))).hex())
+
+
+if __name__ == "__main__":
+    main()
