@@ -8,3 +8,14 @@ tests_unit_test_hsaddr_SOURCES = tests/unit/test_hsaddr.c
 tests_unit_test_hsaddr_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_hsaddr_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_hsaddr
+
+libvx6_a_SOURCES += src/hidden/descriptor.c src/hidden/descriptor.h src/hidden/descriptor_private.h
+check_PROGRAMS += tests/unit/test_descriptor
+tests_unit_test_descriptor_SOURCES = tests/unit/test_descriptor.c
+tests_unit_test_descriptor_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_descriptor_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_descriptor
+check_PROGRAMS += tests/fuzz/fuzz_descriptor
+tests_fuzz_fuzz_descriptor_SOURCES = tests/fuzz/fuzz_descriptor.c tests/fuzz/driver.c
+tests_fuzz_fuzz_descriptor_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/descriptor"'
+TESTS += tests/fuzz/fuzz_descriptor

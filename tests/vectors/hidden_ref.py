@@ -103,6 +103,23 @@ def main():
     h2 = int.from_bytes(hb2, "little") % L
     print("blinded+1", enc(mul(h2, dec(A))).hex())
 
+    # descriptor: subcredential, DHT positions, outer header (test_descriptor.c)
+    pb = period.to_bytes(8, "big")
+    cred = b2(b"vx6 hs credential" + A, 32)
+    sub = b2(b"vx6 hs subcredential" + cred + Ab + pb, 32)
+    print("subcred ", sub.hex())
+    for i in range(3):
+        print("position", i, b2(b"vx6 hsdir" + Ab + pb + bytes([i]), 32).hex())
+    now = period * 86400 + 40000
+    expires = now + 3 * 3600
+    rnd = b"\x42" * 32
+    salt1 = hashlib.blake2b(b"salt1", digest_size=16, key=rnd).digest()
+    # layer 1 of 2 intro points with one IPv6 endpoint: padded to 640 bytes
+    l1len = 16 + 640 + 16
+    head = bytes([1]) + Ab + pb + (7).to_bytes(8, "big") + expires.to_bytes(8, "big")
+    head += l1len.to_bytes(2, "big") + salt1
+    print("deschead", head[:60].hex(), "len", len(head) - 16 + l1len + 64)
+
 
 if __name__ == "__main__":
     main()
