@@ -19,3 +19,14 @@ check_PROGRAMS += tests/fuzz/fuzz_descriptor
 tests_fuzz_fuzz_descriptor_SOURCES = tests/fuzz/fuzz_descriptor.c tests/fuzz/driver.c
 tests_fuzz_fuzz_descriptor_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/descriptor"'
 TESTS += tests/fuzz/fuzz_descriptor
+
+libvx6_a_SOURCES += src/hidden/intro.c src/hidden/intro.h
+check_PROGRAMS += tests/unit/test_intro
+tests_unit_test_intro_SOURCES = tests/unit/test_intro.c
+tests_unit_test_intro_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_intro_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_intro
+check_PROGRAMS += tests/fuzz/fuzz_intro
+tests_fuzz_fuzz_intro_SOURCES = tests/fuzz/fuzz_intro.c tests/fuzz/driver.c
+tests_fuzz_fuzz_intro_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/intro"'
+TESTS += tests/fuzz/fuzz_intro

@@ -123,3 +123,46 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def ntor_vectors():
+    """RENDEZVOUS1 and the end-to-end keys of test_intro.c test_vectors,
+    given the transcript hash T of its INTRODUCE (XChaCha20 is not in the
+    standard library, so T is taken from the C test; everything after it is
+    recomputed here).  Needs the 'cryptography' package for X25519."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+    from cryptography.hazmat.primitives import serialization as ser
+
+    def pub(sk):
+        k = X25519PrivateKey.from_private_bytes(sk).public_key()
+        return k.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+
+    def dh(sk, pk):
+        return X25519PrivateKey.from_private_bytes(sk).exchange(X25519PublicKey.from_public_bytes(pk))
+
+    def kh(key, data, n=32):
+        return hashlib.blake2b(data, digest_size=n, key=key).digest()
+
+    b = b2(b"\x5a" * 32, 32)
+    B = pub(b)
+    K = b"\xa1" * 32
+    x = kh(b"\x01" * 32, b"vx6 intro client")
+    X = pub(x)
+    y = kh(b"\x02" * 32, b"vx6 rend service")
+    Y = pub(y)
+    T = bytes.fromhex("72a8fd444f4e2d1a2725cb82c7560f479e73f7199cc7d60490188187cae26329")
+    P = b"vx6-hs-ntor-1"
+    secret = dh(y, X) + dh(b, X) + K + B + X + Y + T + P
+    assert dh(x, Y) + dh(x, B) == secret[:64]
+    seed = kh(P + b":key_extract", secret)
+    verify = kh(P + b":verify", secret)
+    auth = kh(P + b":mac", verify + K + B + Y + X + b"Server")
+    out = kh(seed, P + b":expand", 64)
+    print("rend1   ", (b"\x22" * 20 + Y + auth).hex())
+    print("c2s     ", out[:32].hex())
+    print("s2c     ", out[32:].hex())
+
+
+if __name__ == "__main__":
+    ntor_vectors()
