@@ -53,19 +53,8 @@ int vx_hs_subcredential(const uint8_t pk[VX_PK_LEN], uint64_t period, uint8_t ou
 void vx_hsdesc_positions(const uint8_t blinded_pk[VX_PK_LEN], uint64_t period,
                          uint8_t keys[VX_HSDESC_REPLICAS][32])
 {
-    static const char c[] = "vx6 hsdir";
-    uint8_t num[8];
-
-    put64(num, period);
-    for (uint8_t i = 0; i < VX_HSDESC_REPLICAS; i++) {
-        crypto_generichash_state st;
-        crypto_generichash_init(&st, NULL, 0, 32);
-        crypto_generichash_update(&st, (const uint8_t *)c, sizeof(c) - 1);
-        crypto_generichash_update(&st, blinded_pk, VX_PK_LEN);
-        crypto_generichash_update(&st, num, 8);
-        crypto_generichash_update(&st, &i, 1);
-        crypto_generichash_final(&st, keys[i], 32);
-    }
+    for (unsigned i = 0; i < VX_HSDESC_REPLICAS; i++)
+        vx_hsdesc_key(blinded_pk, period, i, keys[i]);
 }
 
 /* key(32) || nonce(24) for one layer. */

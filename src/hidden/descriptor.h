@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "crypto/identity.h"
+#include "wire/record.h"
 
 #define VX_HSDESC_VERSION      1
 #define VX_HSDESC_MAX          2048 /* bytes, encoded */
@@ -50,7 +51,6 @@
 #define VX_HSDESC_ACTIVE       3 /* active intro points; the rest are standby */
 #define VX_HSDESC_MAX_EP       2 /* endpoints per intro point */
 #define VX_HSDESC_MAX_CLIENTS  16
-#define VX_HSDESC_REPLICAS     3
 #define VX_HSDESC_LIFETIME     (3 * 3600) /* default expires - now */
 #define VX_HSDESC_MAX_LIFETIME (2 * 86400)
 #define VX_HS_COOKIE_KEY_LEN   32
@@ -125,9 +125,10 @@ int vx_hsdesc_decode(struct vx_hsdesc *d, const uint8_t *in, size_t len,
  * VX_ERR_INVAL if it is for another key or period. */
 int vx_hsdesc_replaces(const struct vx_hsdesc_outer *nw, const struct vx_hsdesc_outer *old);
 
-/* The DHT keys a descriptor is stored under:
- * BLAKE2b-256("vx6 hsdir" || A' || u64 period || u8 replica), replica 0..2.
- * Each is stored at the k closest nodes to it. */
+/* The DHT keys a descriptor is stored under (VX_HSDESC_REPLICAS of them,
+ * from wire/record.h): BLAKE2b-256("vx6 hsdir" || A' || u64 period ||
+ * u8 replica), replica 0..2.  Each is stored at the k closest nodes to it,
+ * as an HSDESC record. */
 void vx_hsdesc_positions(const uint8_t blinded_pk[VX_PK_LEN], uint64_t period,
                          uint8_t keys[VX_HSDESC_REPLICAS][32]);
 

@@ -30,3 +30,10 @@ check_PROGRAMS += tests/fuzz/fuzz_intro
 tests_fuzz_fuzz_intro_SOURCES = tests/fuzz/fuzz_intro.c tests/fuzz/driver.c
 tests_fuzz_fuzz_intro_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/intro"'
 TESTS += tests/fuzz/fuzz_intro
+
+libvx6_a_SOURCES += src/hidden/hsdir.c src/hidden/hsdir.h
+check_PROGRAMS += tests/unit/test_hsdir
+tests_unit_test_hsdir_SOURCES = tests/unit/test_hsdir.c
+tests_unit_test_hsdir_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_hsdir_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_hsdir
