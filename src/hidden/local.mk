@@ -37,3 +37,10 @@ tests_unit_test_hsdir_SOURCES = tests/unit/test_hsdir.c
 tests_unit_test_hsdir_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_hsdir_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_hsdir
+
+libvx6_a_SOURCES += src/hidden/hsnet.c src/hidden/hsnet.h
+check_PROGRAMS += tests/unit/test_hsnet
+tests_unit_test_hsnet_SOURCES = tests/unit/test_hsnet.c
+tests_unit_test_hsnet_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_hsnet_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_hsnet
