@@ -324,7 +324,7 @@ static void test_malformed_body(void **state)
     struct vx_identity id;
     struct vx_hsdesc d, back;
     struct vx_hsdesc_outer o;
-    uint8_t buf[VX_HSDESC_MAX], l2[256], l1[64];
+    uint8_t buf[VX_HSDESC_MAX], l2[256] = {0}, l1[64];
     int n;
     (void)state;
 
