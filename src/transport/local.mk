@@ -20,3 +20,19 @@ check_PROGRAMS += tests/tools/vx6-session-peer
 tests_tools_vx6_session_peer_SOURCES = tests/tools/vx6-session-peer.c
 TESTS += tests/net/session_two_process.sh
 EXTRA_DIST += tests/net/session_two_process.sh
+
+# QUIC carrier (issue 8) and the carrier-independent dispatch of transport.h.
+libvx6_a_SOURCES += src/transport/transport.c src/transport/transport_impl.h
+libvx6_a_SOURCES += src/transport/quic.c src/transport/quic.h
+check_PROGRAMS += tests/unit/test_quic
+tests_unit_test_quic_SOURCES = tests/unit/test_quic.c tests/tools/udp-dropper.c \
+	tests/tools/udp-dropper.h
+tests_unit_test_quic_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_quic_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_quic
+
+# Bench helper for both carriers: built by make check, run by
+# tests/bench/transport.sh (not a test).
+check_PROGRAMS += tests/bench/transport_bench
+tests_bench_transport_bench_SOURCES = tests/bench/transport_bench.c
+EXTRA_DIST += tests/bench/transport.sh

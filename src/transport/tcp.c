@@ -33,6 +33,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/vxtime.h"
+#include "transport/transport_impl.h"
 #include "wire/cursor.h"
 #include "wire/frame.h"
 
@@ -65,6 +66,7 @@ enum stream_state {
 struct session;
 
 struct vx_stream {
+    struct vx_stream_base base; /* first: transport.c dispatches through it */
     struct vx_transport *t;
     struct session *sess;
     struct vx_stream *hnext;       /* session hash chain */
@@ -166,12 +168,11 @@ struct known_key {
 };
 
 struct vx_transport {
+    struct vx_transport_base base; /* first: transport.c dispatches through it */
     struct ev_loop *loop;
     struct vx_identity id;
     struct vx_transport_conf conf;
     unsigned aead_mask;
-    vx_accept_fn accept_fn;
-    void *accept_arg;
     struct listener *listeners;
     struct session *sessions;
     struct session *dirty;
@@ -187,6 +188,9 @@ struct vx_transport {
     struct vx_tcp_counters ctr;
 };
 
+static const struct vx_transport_ops tcp_ops;
+static const struct vx_stream_ops tcp_stream_ops;
+
 static void *xcalloc(size_t n, size_t sz)
 {
     void *p = calloc(n, sz);
@@ -201,21 +205,6 @@ static void *xmalloc(size_t sz)
     if (!p)
         abort();
     return p;
-}
-
-void vx_transport_conf_defaults(struct vx_transport_conf *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->handshake_timeout_ms = 5000;
-    c->keepalive_ms = 15000;
-    c->dead_peer_ms = 45000;
-    c->idle_session_ms = 120000;
-    c->stream_window = 1024 * 1024;
-    c->session_window = 16 * 1024 * 1024;
-    c->max_streams = 4096;
-    c->max_sessions = 1024;
-    c->rekey_bytes = 1ull << 36; /* 64 GiB */
-    c->rekey_seconds = 3600;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -717,6 +706,7 @@ static void stream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static struct vx_stream *stream_new(struct vx_transport *t, struct session *s, uint32_t sid)
 {
     struct vx_stream *st = xcalloc(1, sizeof(*st));
+    vx_stream_base_init(&st->base, &tcp_stream_ops, t);
     st->t = t;
     st->sess = s;
     st->sid = sid;
@@ -788,7 +778,7 @@ static void on_stream_open(struct session *s, const struct vx_frame *f)
         refuse = VX_RSN_CLOSED;
     else if (s->nstreams >= t->conf.max_streams)
         refuse = VX_RSN_LIMIT;
-    else if (!t->accept_fn)
+    else if (!t->base.accept_fn)
         refuse = VX_RSN_REFUSED;
     if (refuse != VX_RSN_NONE) {
         struct vx_frame r = {.type = VX_FR_OPEN_FAIL, .sid = f->sid, .reason = refuse};
@@ -807,7 +797,7 @@ static void on_stream_open(struct session *s, const struct vx_frame *f)
     memcpy(tgt.name, f->target.name, sizeof(tgt.name));
     tgt.data_len = f->target.data_len;
     memcpy(tgt.data, f->target.data, f->target.data_len);
-    t->accept_fn(st, &tgt, t->accept_arg);
+    t->base.accept_fn(st, &tgt, t->base.accept_arg);
 }
 
 static void on_open_ok(struct session *s, struct vx_stream *st)
@@ -1593,6 +1583,7 @@ struct vx_transport *vx_transport_tcp_new(struct ev_loop *loop, const struct vx_
     struct vx_transport *t = xcalloc(1, sizeof(*t));
     struct vx_transport_conf d;
     vx_transport_conf_defaults(&d);
+    vx_transport_base_init(&t->base, &tcp_ops, VX_TRANSPORT_TCP, loop);
     t->loop = loop;
     t->id = *id;
     t->conf = conf ? *conf : d;
@@ -1622,7 +1613,7 @@ struct vx_transport *vx_transport_tcp_new(struct ev_loop *loop, const struct vx_
     return t;
 }
 
-void vx_transport_free(struct vx_transport *t)
+static void tcp_free(struct vx_transport *t)
 {
     if (!t)
         return;
@@ -1658,11 +1649,6 @@ void vx_transport_free(struct vx_transport *t)
     free(t);
 }
 
-enum vx_transport_kind vx_transport_kind(const struct vx_transport *t)
-{
-    return VX_TRANSPORT_TCP;
-}
-
 int vx_transport_tcp_set_aeads(struct vx_transport *t, unsigned mask)
 {
     mask &= VX_AEAD_MASK_ALL;
@@ -1679,7 +1665,7 @@ void vx_transport_tcp_counters(const struct vx_transport *t, struct vx_tcp_count
     *c = t->ctr;
 }
 
-int vx_transport_listen(struct vx_transport *t, const struct sockaddr *sa, socklen_t salen)
+static int tcp_listen(struct vx_transport *t, const struct sockaddr *sa, socklen_t salen)
 {
     int one = 1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1712,12 +1698,6 @@ int vx_transport_tcp_local_addr(const struct vx_transport *t, struct sockaddr_st
     if (getsockname(t->listeners->fd, (struct sockaddr *)ss, len) < 0)
         return VX_ERR_SYS;
     return 0;
-}
-
-void vx_transport_set_accept(struct vx_transport *t, vx_accept_fn fn, void *arg)
-{
-    t->accept_fn = fn;
-    t->accept_arg = arg;
 }
 
 static int addr_equal(const struct sockaddr_storage *a, socklen_t alen, const struct sockaddr *b,
@@ -1786,10 +1766,10 @@ static int target_ok(const struct vx_stream_target *tgt)
            memchr(tgt->name, 0, sizeof(tgt->name)) != NULL;
 }
 
-struct vx_stream *vx_transport_open(struct vx_transport *t, const uint8_t *peer_id,
-                                    const struct sockaddr *addr, socklen_t addrlen,
-                                    const struct vx_stream_target *tgt,
-                                    const struct vx_stream_cbs *cbs, void *arg, int *err)
+static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id,
+                                  const struct sockaddr *addr, socklen_t addrlen,
+                                  const struct vx_stream_target *tgt,
+                                  const struct vx_stream_cbs *cbs, void *arg, int *err)
 {
     int dummy;
     if (!err)
@@ -1858,7 +1838,8 @@ static void open_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
-void vx_stream_accept(struct vx_stream *st, int status, const struct vx_stream_cbs *cbs, void *arg)
+static void tcp_stream_accept(struct vx_stream *st, int status, const struct vx_stream_cbs *cbs,
+                              void *arg)
 {
     if (!st)
         return;
@@ -1883,7 +1864,7 @@ void vx_stream_accept(struct vx_stream *st, int status, const struct vx_stream_c
     stream_send(st, VX_FR_OPEN_OK, 0);
 }
 
-int vx_stream_splice(struct vx_stream *st, int fd)
+static int tcp_stream_splice(struct vx_stream *st, int fd)
 {
     int type = 0;
     socklen_t tl = sizeof(type);
@@ -1915,7 +1896,7 @@ int vx_stream_splice(struct vx_stream *st, int fd)
     return 0;
 }
 
-void vx_stream_close(struct vx_stream *st, int err)
+static void tcp_stream_close(struct vx_stream *st, int err)
 {
     if (!st || st->state == ST_DEAD)
         return;
@@ -1926,12 +1907,12 @@ void vx_stream_close(struct vx_stream *st, int err)
     stream_release(st);
 }
 
-const uint8_t *vx_stream_peer_id(const struct vx_stream *st)
+static const uint8_t *tcp_stream_peer_id(const struct vx_stream *st)
 {
     return st->peer_id;
 }
 
-void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *out)
+static void tcp_get_stats(const struct vx_transport *t, struct vx_transport_stats *out)
 {
     *out = t->st;
     out->stream_mem = 0;
@@ -1941,7 +1922,7 @@ void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_st
                 out->stream_mem += vx_buf_mem(st->rbuf);
 }
 
-void vx_transport_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)
+static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)
 {
     struct vx_session_info info;
     for (const struct session *s = t->sessions; s; s = s->next) {
@@ -1961,3 +1942,18 @@ void vx_transport_foreach_session(const struct vx_transport *t, vx_session_visit
         fn(&info, arg);
     }
 }
+
+static const struct vx_transport_ops tcp_ops = {
+        .free = tcp_free,
+        .listen = tcp_listen,
+        .open = tcp_open,
+        .get_stats = tcp_get_stats,
+        .foreach_session = tcp_foreach_session,
+};
+
+static const struct vx_stream_ops tcp_stream_ops = {
+        .accept = tcp_stream_accept,
+        .splice = tcp_stream_splice,
+        .close = tcp_stream_close,
+        .peer_id = tcp_stream_peer_id,
+};
