@@ -109,7 +109,10 @@ struct vx_replay;
  * VX_ERR_TRUNC/VX_ERR_INVAL/VX_ERR_VERSION (malformed), VX_ERR_PEER_ID (for
  * another auth key), VX_ERR_CRYPTO (tampered, or not for this key),
  * VX_ERR_EXPIRED (epoch not within one of now's), VX_ERR_REPLAY (seen).
- * rc may be NULL (no replay check: tests only). */
+ * rc may be NULL (no replay check: tests only).  The subcredential depends
+ * on the period: while descriptors of two periods are live (near a
+ * boundary) a service that gets VX_ERR_CRYPTO retries with the other
+ * period's subcredential in svc. */
 int vx_intro_open(struct vx_intro_req *req, uint8_t X[32], uint8_t transcript[32],
                   const struct vx_intro_svc *svc, const uint8_t *msg, size_t len, uint64_t now,
                   struct vx_replay *rc);
