@@ -26,3 +26,16 @@ check_PROGRAMS += tests/fuzz/fuzz_config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c tests/fuzz/driver.c
 tests_fuzz_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/config"'
 TESTS += tests/fuzz/fuzz_config
+
+# --- vx6d core, control socket (daemon branch) ---
+libvx6_a_SOURCES += src/daemon/control.c src/daemon/control.h
+check_PROGRAMS += tests/unit/test_control
+TESTS += tests/unit/test_control
+tests_unit_test_control_SOURCES = tests/unit/test_control.c
+tests_unit_test_control_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_control_LDADD = $(VX6_TEST_LIBS)
+libvx6_a_SOURCES += src/daemon/daemon.c src/daemon/daemon.h
+sbin_PROGRAMS += vx6d
+vx6d_SOURCES = src/daemon/vx6d.c
+TESTS += tests/net/daemon_basic.sh
+EXTRA_DIST += tests/net/daemon_basic.sh

@@ -36,3 +36,10 @@ TESTS += tests/unit/test_quic
 check_PROGRAMS += tests/bench/transport_bench
 tests_bench_transport_bench_SOURCES = tests/bench/transport_bench.c
 EXTRA_DIST += tests/bench/transport.sh
+
+# --- relay (issue 6): byte-level stream access (vx_stream_attach & co.) ---
+check_PROGRAMS += tests/unit/test_session_io
+tests_unit_test_session_io_SOURCES = tests/unit/test_session_io.c
+tests_unit_test_session_io_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_session_io_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_session_io

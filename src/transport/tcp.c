@@ -85,6 +85,10 @@ struct vx_stream {
     uint32_t rx_unacked; /* delivered, not yet credited back */
     struct vx_buf *rbuf; /* peer data not yet written to fd */
     unsigned spliced : 1;
+    unsigned attached : 1;
+    unsigned paused : 1;        /* attached: on_data consumed short */
+    unsigned want_writable : 1; /* attached: a write answered AGAIN or short */
+    unsigned kicked : 1;
     unsigned local_eof : 1; /* fd gave EOF, FIN queued */
     unsigned peer_fin : 1;  /* FIN received */
     unsigned shut_done : 1; /* shutdown(SHUT_WR) done after peer FIN */
@@ -92,6 +96,10 @@ struct vx_stream {
     unsigned open_sent : 1;
     unsigned is_sock : 1;
     uint8_t peer_id[VX_NODE_ID_LEN];
+    /* byte-level access (vx_stream_attach): rbuf then holds unconsumed data */
+    struct vx_stream_io io;
+    void *io_arg;
+    struct vx_stream *kick_next; /* transport's kicked list */
 };
 
 struct session {
@@ -179,6 +187,7 @@ struct vx_transport {
     struct session *reap_sessions;
     struct vx_stream *reap_streams;
     struct vx_stream *orphans;
+    struct vx_stream *kicked; /* attached streams with deferred work */
     struct known_key *keys;
     ev_check reap_w;
     ev_prepare flush_w;
@@ -428,9 +437,18 @@ static void sess_mark_dirty(struct session *s)
     s->t->dirty = s;
 }
 
+static void stream_kick_run(struct vx_stream *st);
+
 static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     struct vx_transport *t = w->data;
+    while (t->kicked) {
+        struct vx_stream *st = t->kicked;
+        t->kicked = st->kick_next;
+        st->kick_next = NULL;
+        st->kicked = 0;
+        stream_kick_run(st);
+    }
     while (t->dirty) {
         struct session *s = t->dirty;
         t->dirty = s->dirty_next;
@@ -496,6 +514,16 @@ static void stream_unlink(struct vx_stream *st)
     ev_io_stop(t->loop, &st->rw);
     ev_io_stop(t->loop, &st->ww);
     ev_timer_stop(t->loop, &st->open_timer);
+    if (st->kicked) {
+        for (struct vx_stream **pp = &t->kicked; *pp; pp = &(*pp)->kick_next) {
+            if (*pp == st) {
+                *pp = st->kick_next;
+                break;
+            }
+        }
+        st->kicked = 0;
+        st->kick_next = NULL;
+    }
     if (st->fd >= 0) {
         close(st->fd);
         st->fd = -1;
@@ -584,9 +612,31 @@ static void stream_check_done(struct vx_stream *st)
         stream_finish(st, 0);
 }
 
+/* Defer work on an attached stream to the flush watcher (no re-entrancy). */
+static void stream_kick(struct vx_stream *st)
+{
+    if (st->kicked || !st->attached || st->state != ST_OPEN)
+        return;
+    st->kicked = 1;
+    st->kick_next = st->t->kicked;
+    st->t->kicked = st;
+}
+
+static int stream_can_write(const struct vx_stream *st)
+{
+    const struct session *s = st->sess;
+    return s && s->state == SS_OPEN && st->state == ST_OPEN && !st->local_eof &&
+           st->tx_credit > 0 && s->tx_credit > 0 && !s->out_blocked;
+}
+
 static void stream_update_read(struct vx_stream *st)
 {
     struct session *s = st->sess;
+    if (st->attached) {
+        if (st->want_writable && stream_can_write(st))
+            stream_kick(st);
+        return;
+    }
     int want = s && s->state == SS_OPEN && st->state == ST_OPEN && st->spliced && !st->local_eof &&
                st->tx_credit > 0 && s->tx_credit > 0 && !s->out_blocked;
     if (want)
@@ -608,6 +658,10 @@ static ssize_t fd_send(struct vx_stream *st, const uint8_t *p, size_t n)
 
 static void stream_peer_fin_apply(struct vx_stream *st)
 {
+    if (st->attached) {
+        stream_kick(st);
+        return;
+    }
     if (!st->spliced || st->shut_done || !st->peer_fin)
         return;
     if (st->rbuf && vx_buf_len(st->rbuf) > 0)
@@ -838,6 +892,21 @@ static void on_data(struct session *s, const struct vx_frame *f)
 
     const uint8_t *p = f->data;
     size_t n = f->data_len;
+    if (st->attached && !st->paused && (!st->rbuf || vx_buf_len(st->rbuf) == 0)) {
+        size_t c = st->io.on_data(st, p, n, st->io_arg);
+        if (c > n)
+            c = n;
+        if (st->state != ST_OPEN) {
+            sess_consumed(s, n); /* closed from the callback: drop the rest */
+            return;
+        }
+        stream_consumed(st, c);
+        p += c;
+        n -= c;
+        if (n == 0)
+            return;
+        st->paused = 1;
+    }
     if (st->spliced && (!st->rbuf || vx_buf_len(st->rbuf) == 0)) {
         ssize_t w = fd_send(st, p, n);
         if (w < 0) {
@@ -1868,7 +1937,7 @@ static int tcp_stream_splice(struct vx_stream *st, int fd)
 {
     int type = 0;
     socklen_t tl = sizeof(type);
-    if (!st || st->state != ST_OPEN || st->spliced) {
+    if (!st || st->state != ST_OPEN || st->spliced || st->attached) {
         if (fd >= 0)
             close(fd);
         return VX_ERR_INVAL;
@@ -1905,6 +1974,121 @@ static void tcp_stream_close(struct vx_stream *st, int err)
     else if (st->state == ST_OPEN || (st->state == ST_OPENING && st->open_sent))
         stream_send(st, VX_FR_RESET, vx_wire_reason_from_err(err));
     stream_release(st);
+}
+
+/* Deferred work of an attached stream: buffered data, FIN, writability. */
+static void stream_kick_run(struct vx_stream *st)
+{
+    if (st->state != ST_OPEN || !st->attached)
+        return;
+    while (!st->paused && st->rbuf && vx_buf_len(st->rbuf) > 0) {
+        const uint8_t *p;
+        size_t n = vx_buf_peek(st->rbuf, &p);
+        size_t c = st->io.on_data(st, p, n, st->io_arg);
+        if (st->state != ST_OPEN)
+            return; /* the release credited what was buffered */
+        if (c > n)
+            c = n;
+        vx_buf_drain(st->rbuf, c);
+        stream_consumed(st, c);
+        if (c < n)
+            st->paused = 1;
+    }
+    if (st->rbuf && vx_buf_len(st->rbuf) == 0) {
+        vx_buf_free(st->rbuf);
+        st->rbuf = NULL;
+    }
+    if (!st->paused && !st->rbuf && st->peer_fin && !st->shut_done) {
+        st->shut_done = 1;
+        if (st->io.on_fin)
+            st->io.on_fin(st, st->io_arg);
+        if (st->state != ST_OPEN)
+            return;
+    }
+    if (st->local_eof && st->shut_done) {
+        stream_finish(st, 0);
+        return;
+    }
+    if (st->want_writable && stream_can_write(st)) {
+        st->want_writable = 0;
+        if (st->io.on_writable)
+            st->io.on_writable(st, st->io_arg);
+    }
+}
+
+static int tcp_stream_attach(struct vx_stream *st, const struct vx_stream_io *io, void *arg)
+{
+    if (!st || !io || !io->on_data || st->state != ST_OPEN || st->spliced || st->attached)
+        return VX_ERR_INVAL;
+    st->io = *io;
+    st->io_arg = arg;
+    st->attached = 1;
+    stream_kick(st);
+    return 0;
+}
+
+static ssize_t tcp_stream_write(struct vx_stream *st, const uint8_t *data, size_t len)
+{
+    if (!st || st->state != ST_OPEN || !st->attached)
+        return VX_ERR_INVAL;
+    if (st->local_eof)
+        return VX_ERR_CLOSED;
+    struct session *s = st->sess;
+    if (!s || s->state != SS_OPEN)
+        return VX_ERR_CLOSED;
+    size_t done = 0;
+    while (done < len) {
+        int64_t avail = st->tx_credit < s->tx_credit ? st->tx_credit : s->tx_credit;
+        if (avail <= 0 || s->out_blocked)
+            break;
+        if (s->rec_open && rec_room(s) < VX_FRAME_DATA_HDR_LEN + 1024 && rec_seal(s) < 0) {
+            sess_kill(s, VX_ERR_LIMIT, "nonce space exhausted");
+            return VX_ERR_CLOSED;
+        }
+        rec_begin(s);
+        size_t n = rec_room(s) - VX_FRAME_DATA_HDR_LEN;
+        if (n > len - done)
+            n = len - done;
+        if ((uint64_t)n > (uint64_t)avail)
+            n = (size_t)avail;
+        uint8_t *hdr = s->out + s->out_len;
+        memcpy(hdr + VX_FRAME_DATA_HDR_LEN, data + done, n);
+        vx_frame_data_hdr(hdr, st->sid, (uint16_t)n);
+        s->out_len += VX_FRAME_DATA_HDR_LEN + n;
+        st->tx_credit -= (int64_t)n;
+        s->tx_credit -= (int64_t)n;
+        s->bytes_out += n;
+        st->t->st.bytes_out += n;
+        done += n;
+        if (s->out_len - s->out_off > OUT_HWM)
+            s->out_blocked = 1;
+    }
+    if (done)
+        sess_mark_dirty(s);
+    if (done < len)
+        st->want_writable = 1;
+    return done ? (ssize_t)done : VX_ERR_AGAIN;
+}
+
+static int tcp_stream_shutdown(struct vx_stream *st)
+{
+    if (!st || st->state != ST_OPEN || !st->attached)
+        return VX_ERR_INVAL;
+    if (st->local_eof)
+        return 0;
+    st->local_eof = 1;
+    st->want_writable = 0;
+    stream_send(st, VX_FR_FIN, 0);
+    stream_kick(st);
+    return 0;
+}
+
+static void tcp_stream_read_resume(struct vx_stream *st)
+{
+    if (!st || st->state != ST_OPEN || !st->attached)
+        return;
+    st->paused = 0;
+    stream_kick(st);
 }
 
 static const uint8_t *tcp_stream_peer_id(const struct vx_stream *st)
@@ -1956,4 +2140,8 @@ static const struct vx_stream_ops tcp_stream_ops = {
         .splice = tcp_stream_splice,
         .close = tcp_stream_close,
         .peer_id = tcp_stream_peer_id,
+        .attach = tcp_stream_attach,
+        .write = tcp_stream_write,
+        .shutdown = tcp_stream_shutdown,
+        .read_resume = tcp_stream_read_resume,
 };

@@ -93,6 +93,33 @@ int vx_stream_splice(struct vx_stream *s, int fd)
     return SB(s)->ops->splice(s, fd);
 }
 
+int vx_stream_attach(struct vx_stream *s, const struct vx_stream_io *io, void *arg)
+{
+    if (!s || !SB(s)->ops->attach)
+        return VX_ERR_INVAL;
+    return SB(s)->ops->attach(s, io, arg);
+}
+
+ssize_t vx_stream_write(struct vx_stream *s, const uint8_t *data, size_t len)
+{
+    if (!s || !SB(s)->ops->write)
+        return VX_ERR_INVAL;
+    return SB(s)->ops->write(s, data, len);
+}
+
+int vx_stream_shutdown(struct vx_stream *s)
+{
+    if (!s || !SB(s)->ops->shutdown)
+        return VX_ERR_INVAL;
+    return SB(s)->ops->shutdown(s);
+}
+
+void vx_stream_read_resume(struct vx_stream *s)
+{
+    if (s && SB(s)->ops->read_resume)
+        SB(s)->ops->read_resume(s);
+}
+
 void vx_stream_close(struct vx_stream *s, int err)
 {
     SB(s)->ops->close(s, err);

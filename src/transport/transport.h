@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "crypto/identity.h"
 
@@ -117,6 +118,44 @@ void vx_stream_accept(struct vx_stream *s, int status, const struct vx_stream_cb
  * does shutdown(fd, SHUT_WR).  When both directions are done, fd is closed
  * and on_close(0) runs.  The stream owns fd from this call on, even on error. */
 int vx_stream_splice(struct vx_stream *s, int fd);
+
+/* Byte-level access instead of splicing (relays and circuits transform bytes).
+ * All callbacks run on the loop; each may call any vx_stream_* function on
+ * this or another stream, including vx_stream_close() on this one.
+ *
+ *   on_data:     len bytes from the peer.  Return how many were consumed
+ *                (0..len).  Unconsumed bytes stay buffered in the stream and
+ *                their credit is withheld from the peer (backpressure); no
+ *                more on_data comes until vx_stream_read_resume().
+ *   on_fin:      the peer will send nothing more (after all data).
+ *   on_writable: a vx_stream_write() that answered VX_ERR_AGAIN or wrote
+ *                short can now make progress.
+ * The stream finishes (on_close(0)) once on_fin has run and the local side
+ * called vx_stream_shutdown(); a reset or session loss gives on_close(err). */
+struct vx_stream_io {
+    size_t (*on_data)(struct vx_stream *s, const uint8_t *data, size_t len, void *arg);
+    void (*on_fin)(struct vx_stream *s, void *arg);
+    void (*on_writable)(struct vx_stream *s, void *arg);
+};
+
+/* Attach io callbacks to an open, unspliced stream (instead of
+ * vx_stream_splice).  Data the peer sent already is delivered just before
+ * the loop next sleeps, never from inside this call.  0 or VX_ERR_INVAL. */
+int vx_stream_attach(struct vx_stream *s, const struct vx_stream_io *io, void *arg);
+
+/* Queue up to len bytes for the peer.  Returns the count accepted (> 0, may
+ * be short) or VX_ERR_AGAIN when the stream's or session's send window is
+ * closed or the session's output is above its high-water mark (on_writable
+ * follows when that changes), VX_ERR_CLOSED after vx_stream_shutdown(),
+ * VX_ERR_INVAL when the stream is not open and attached. */
+ssize_t vx_stream_write(struct vx_stream *s, const uint8_t *data, size_t len);
+
+/* Send FIN: no more data from this side.  0 or VX_ERR_INVAL. */
+int vx_stream_shutdown(struct vx_stream *s);
+
+/* Resume delivery after on_data consumed less than it was given.  Buffered
+ * bytes are delivered just before the loop next sleeps. */
+void vx_stream_read_resume(struct vx_stream *s);
 
 /* Reset and release the stream now (closes a spliced fd).  No callback
  * follows.  err is sent to the peer as the reset reason. */

@@ -38,6 +38,12 @@ struct vx_stream_ops {
     int (*splice)(struct vx_stream *s, int fd);
     void (*close)(struct vx_stream *s, int err);
     const uint8_t *(*peer_id)(const struct vx_stream *s);
+    /* Byte-level access (vx_stream_attach & co.).  Optional: a carrier
+     * without them answers VX_ERR_INVAL through transport.c. */
+    int (*attach)(struct vx_stream *s, const struct vx_stream_io *io, void *arg);
+    ssize_t (*write)(struct vx_stream *s, const uint8_t *data, size_t len);
+    int (*shutdown)(struct vx_stream *s);
+    void (*read_resume)(struct vx_stream *s);
 };
 
 struct vx_transport_base {
