@@ -44,7 +44,7 @@ tests_unit_test_hsnet_SOURCES = tests/unit/test_hsnet.c
 tests_unit_test_hsnet_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_hsnet_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_hsnet
-EXTRA_DIST += man/vx6-protocol-hidden.inc.7 tests/vectors/hidden_ref.py
+EXTRA_DIST += tests/vectors/hidden_ref.py
 
 # vx6 hidden (src/cli/hidden_cmds.c)
 TESTS += tests/net/hidden_cli.sh
