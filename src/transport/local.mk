@@ -59,3 +59,10 @@ tests_unit_test_auto_SOURCES = tests/unit/test_auto.c tests/tools/udp-dropper.c 
 tests_unit_test_auto_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_auto_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_auto
+
+# Namespace tests of the auto carrier and of QUIC migration (one transport
+# per process: tests/tools/vx6-xfer-peer).
+check_PROGRAMS += tests/tools/vx6-xfer-peer
+tests_tools_vx6_xfer_peer_SOURCES = tests/tools/vx6-xfer-peer.c
+TESTS += tests/net/transport_auto.sh tests/net/quic_migration.sh
+EXTRA_DIST += tests/net/transport_auto.sh tests/net/quic_migration.sh

@@ -1028,7 +1028,9 @@ static void stream_io_run(struct quic_stream *s)
         if (s->user_gone)
             return;
     }
-    if (s->fin_delivered && s->fin_sent && s->quic_closed) {
+    /* Like TCP: done once both FINs are through (ours handed to QUIC, which
+     * retransmits it from the lingering stream until it is acknowledged). */
+    if (s->fin_delivered && s->fin_sent) {
         stream_finish(s, 0);
         return;
     }
@@ -1953,8 +1955,11 @@ static void conn_write(struct quic_conn *c)
             case NGTCP2_ERR_WRITE_MORE:
                 if (s && ndatalen >= 0) {
                     sq_consume(&s->sq, (size_t)ndatalen);
-                    if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent)
+                    if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent) {
                         s->fin_sent = 1;
+                        if (s->attached)
+                            mark(c, 1, 0);
+                    }
                     c->bytes_out += (uint64_t)ndatalen;
                     qt->st.bytes_out += (uint64_t)ndatalen;
                     c->key_bytes += (uint64_t)ndatalen;
@@ -1976,8 +1981,11 @@ static void conn_write(struct quic_conn *c)
         }
         if (s && ndatalen >= 0) {
             sq_consume(&s->sq, (size_t)ndatalen);
-            if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent)
+            if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent) {
                 s->fin_sent = 1;
+                if (s->attached)
+                    mark(c, 1, 0);
+            }
             c->bytes_out += (uint64_t)ndatalen;
             qt->st.bytes_out += (uint64_t)ndatalen;
             c->key_bytes += (uint64_t)ndatalen;
