@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -48,10 +49,14 @@
 #define SCID_LEN        18
 #define MAX_CIDS        8
 #define MAX_LISTENERS   4
-#define RX_BATCH        16
-#define RX_SLOT         2048
-#define TX_BATCH        16
+#define RX_BATCH        8
+#define RX_SLOT         65536 /* one datagram, or a GRO train of them */
+#define TX_MSGS         16    /* messages per sendmmsg */
 #define TX_SLOT         NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+#define TX_BUF          (TX_MSGS * 44 * TX_SLOT) /* every message a full GSO train */
+#define GSO_MAX_SEGS    44                       /* 44 * 1452 < 64 KiB, the limit of one UDP send */
+#define GSO_MAX_BYTES   (GSO_MAX_SEGS * TX_SLOT)
+#define MAX_BURST       128 /* packets per conn_write (the send quantum rules below) */
 #define SQ_CHUNK        16384
 #define TOKEN_ROTATE_NS (600 * (uint64_t)NGTCP2_SECONDS)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
@@ -413,15 +418,24 @@ struct quic_transport {
     uint64_t token_rotated;
     struct token_entry tokens[TOKEN_CACHE];
     struct vx_transport_stats st;
-    /* transmit batch */
-    uint8_t txbuf[TX_BATCH][TX_SLOT];
-    struct mmsghdr txmsg[TX_BATCH];
-    struct iovec txiov[TX_BATCH];
-    struct sockaddr_storage txaddr[TX_BATCH];
+    /* Transmit batch: packets are written back to back into txbuf; runs of
+     * equal-sized packets to one destination become one message sent with
+     * UDP GSO (UDP_SEGMENT), all messages of a socket go in one sendmmsg. */
+    uint8_t txbuf[TX_BUF];
+    size_t txoff; /* where the next packet is written */
+    struct mmsghdr txmsg[TX_MSGS];
+    struct iovec txiov[TX_MSGS];
+    struct sockaddr_storage txaddr[TX_MSGS];
+    size_t txseg[TX_MSGS];  /* segment size of message i */
+    size_t txnseg[TX_MSGS]; /* segments in message i */
+    int txopen;             /* the last message may take more segments */
+    char txctl[TX_MSGS][CMSG_SPACE(sizeof(uint16_t))];
     int ntx;
     struct quic_sock *txsock;
+    int no_gso, no_gro;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
+    char rxctl[RX_BATCH][CMSG_SPACE(sizeof(int))];
 };
 
 static const struct vx_transport_ops quic_ops;
@@ -688,6 +702,8 @@ static struct quic_sock *sock_new(struct quic_transport *qt, const struct sockad
     if (peer && connect(fd, peer, peer_len) < 0)
         goto fail;
     sock_bufs(fd);
+    if (!qt->no_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+        qt->no_gro = 1; /* an older kernel: one datagram per read */
     qs = calloc(1, sizeof(*qs));
     if (!qs)
         abort();
@@ -712,17 +728,40 @@ fail:
     return NULL;
 }
 
+static void tx_reset(struct quic_transport *qt)
+{
+    qt->ntx = 0;
+    qt->txoff = 0;
+    qt->txopen = 0;
+    qt->txsock = NULL;
+}
+
+/* Send what is batched.  Returns only when everything went out or the
+ * socket is full (the rest is left to QUIC loss recovery). */
 static void tx_flush(struct quic_transport *qt)
 {
     struct quic_sock *qs = qt->txsock;
     int off = 0;
 
+    for (int i = 0; i < qt->ntx; i++) {
+        struct msghdr *m = &qt->txmsg[i].msg_hdr;
+        if (qt->txnseg[i] > 1) {
+            struct cmsghdr *cm;
+            m->msg_control = qt->txctl[i];
+            m->msg_controllen = sizeof(qt->txctl[i]);
+            cm = CMSG_FIRSTHDR(m);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            *(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)qt->txseg[i];
+        }
+    }
     while (off < qt->ntx) {
         int n = sendmmsg(qs->fd, qt->txmsg + off, (unsigned)(qt->ntx - off), 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
                 /* Leave the rest to QUIC loss recovery; resume on POLLOUT. */
                 if (!qs->want_out) {
                     qs->want_out = 1;
@@ -732,6 +771,11 @@ static void tx_flush(struct quic_transport *qt)
                 }
                 if (qs->owner)
                     qs->owner->send_blocked = 1;
+            } else if ((errno == EIO || errno == EINVAL) && qt->txnseg[off] > 1 && !qt->no_gso) {
+                /* The route's device cannot segment: no GSO from now on. */
+                log_info(LD_QUIC, "UDP GSO unavailable (%s); sending datagrams one by one",
+                         strerror(errno));
+                qt->no_gso = 1;
             } else {
                 log_debug(LD_QUIC, "sendmmsg: %s", strerror(errno));
             }
@@ -739,30 +783,46 @@ static void tx_flush(struct quic_transport *qt)
         }
         off += n;
     }
-    qt->ntx = 0;
-    qt->txsock = NULL;
+    tx_reset(qt);
 }
 
-/* Queue one datagram (already in qt->txbuf[qt->ntx]) for qs -> to. */
+/* Queue one datagram of len bytes, written at qt->txbuf + qt->txoff, for
+ * qs -> to: it joins the last message as one more GSO segment when it can. */
 static void tx_queue(struct quic_transport *qt, struct quic_sock *qs, const ngtcp2_addr *to,
                      size_t len)
 {
-    int i = qt->ntx;
-    struct msghdr *m = &qt->txmsg[i].msg_hdr;
+    int i = qt->ntx - 1;
+    struct msghdr *m;
 
-    memset(m, 0, sizeof(*m));
-    qt->txiov[i].iov_base = qt->txbuf[i];
-    qt->txiov[i].iov_len = len;
-    m->msg_iov = &qt->txiov[i];
-    m->msg_iovlen = 1;
-    if (!qs->owner) { /* listener: unconnected */
-        memcpy(&qt->txaddr[i], to->addr, to->addrlen);
-        m->msg_name = &qt->txaddr[i];
-        m->msg_namelen = to->addrlen;
+    if (i >= 0 && qt->txopen && qt->txsock == qs && !qt->no_gso && len <= qt->txseg[i] &&
+        qt->txnseg[i] < GSO_MAX_SEGS &&
+        (qs->owner || (to->addrlen == qt->txmsg[i].msg_hdr.msg_namelen &&
+                       !memcmp(&qt->txaddr[i], to->addr, to->addrlen)))) {
+        qt->txnseg[i]++;
+        qt->txiov[i].iov_len += len;
+        if (len < qt->txseg[i])
+            qt->txopen = 0; /* a short segment ends a GSO train */
+    } else {
+        i = qt->ntx++;
+        m = &qt->txmsg[i].msg_hdr;
+        memset(m, 0, sizeof(*m));
+        qt->txiov[i].iov_base = qt->txbuf + qt->txoff;
+        m->msg_iov = &qt->txiov[i];
+        qt->txiov[i].iov_len = len;
+        m->msg_iovlen = 1;
+        if (!qs->owner) { /* listener: unconnected */
+            memcpy(&qt->txaddr[i], to->addr, to->addrlen);
+            m->msg_name = &qt->txaddr[i];
+            m->msg_namelen = to->addrlen;
+        }
+        qt->txseg[i] = len;
+        qt->txnseg[i] = 1;
+        qt->txopen = 1;
     }
     qt->txsock = qs;
-    qt->ntx++;
-    if (qt->ntx == TX_BATCH)
+    qt->txoff += len;
+    if ((qt->ntx == TX_MSGS && !qt->txopen) || qt->txoff + TX_SLOT > TX_BUF ||
+        (qt->ntx == TX_MSGS && qt->txnseg[i] == GSO_MAX_SEGS))
         tx_flush(qt);
 }
 
@@ -1773,7 +1833,7 @@ static void conn_send_close(struct quic_conn *c, const ngtcp2_connection_close_e
     if (qt->ntx)
         tx_flush(qt);
     ngtcp2_path_storage_zero(&ps);
-    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, qt->txbuf[0], TX_SLOT, ccerr,
+    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, qt->txbuf, TX_SLOT, ccerr,
                                            now_ns());
     if (n <= 0)
         return;
@@ -1929,8 +1989,8 @@ static void conn_write(struct quic_conn *c)
     maxpkts = ngtcp2_conn_get_send_quantum(c->conn) / TX_SLOT;
     if (maxpkts < 2)
         maxpkts = 2;
-    if (maxpkts > 64)
-        maxpkts = 64;
+    if (maxpkts > MAX_BURST)
+        maxpkts = MAX_BURST;
     if (++c->wgen == 0)
         c->wgen = 1;
     for (;;) {
@@ -1948,7 +2008,7 @@ static void conn_write(struct quic_conn *c)
             if (s->fin_queued && total == s->sq.unsent)
                 flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         }
-        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, qt->txbuf[qt->ntx], TX_SLOT,
+        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, qt->txbuf + qt->txoff, TX_SLOT,
                                       &ndatalen, flags, s ? s->sid : -1, vec, nvec, ts);
         if (n < 0) {
             switch (n) {
@@ -2000,11 +2060,11 @@ static void conn_write(struct quic_conn *c)
         if (!qs)
             break;
         if (qt->ntx && qt->txsock != qs) {
-            /* Different socket: move this datagram to slot 0 after a flush. */
+            /* Different socket: move this datagram to the front after a flush. */
             uint8_t tmp[TX_SLOT];
-            memcpy(tmp, qt->txbuf[qt->ntx], (size_t)n);
+            memcpy(tmp, qt->txbuf + qt->txoff, (size_t)n);
             tx_flush(qt);
-            memcpy(qt->txbuf[0], tmp, (size_t)n);
+            memcpy(qt->txbuf, tmp, (size_t)n);
         }
         tx_queue(qt, qs, &ps.path.remote, (size_t)n);
         if (c->send_blocked || ++npkts >= maxpkts)
@@ -2330,6 +2390,20 @@ static void listener_dispatch(struct quic_transport *qt, struct quic_sock *qs,
     server_accept(qt, qs, from, fromlen, data, len);
 }
 
+/* The datagram size of a received GRO train (len itself if not coalesced). */
+static size_t rx_segment_size(struct msghdr *m, size_t len)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int v;
+            memcpy(&v, CMSG_DATA(cm), sizeof(v));
+            if (v > 0)
+                return (size_t)v;
+        }
+    return len;
+}
+
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct quic_sock *qs = w->data;
@@ -2366,6 +2440,8 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             msgs[i].msg_hdr.msg_iovlen = 1;
             msgs[i].msg_hdr.msg_name = &from[i];
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+            msgs[i].msg_hdr.msg_control = qt->rxctl[i];
+            msgs[i].msg_hdr.msg_controllen = sizeof(qt->rxctl[i]);
         }
         n = recvmmsg(qs->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
@@ -2378,17 +2454,22 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             return;
         }
         for (int i = 0; i < n; i++) {
-            size_t len = msgs[i].msg_len;
+            size_t len = msgs[i].msg_len, seg = rx_segment_size(&msgs[i].msg_hdr, len);
             if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC || len == 0)
                 continue;
-            if (owner) {
-                conn_read(owner, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
-                          qt->rxbuf[i], len);
-                if (owner->state == QC_DEAD)
-                    return; /* its sockets are gone */
-            } else {
-                listener_dispatch(qt, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
-                                  qt->rxbuf[i], len);
+            /* A GRO train: datagrams of seg bytes back to back, the last
+             * one maybe shorter. */
+            for (size_t off = 0; off < len; off += seg) {
+                size_t k = len - off < seg ? len - off : seg;
+                if (owner) {
+                    conn_read(owner, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
+                              qt->rxbuf[i] + off, k);
+                    if (owner->state == QC_DEAD)
+                        return; /* its sockets are gone */
+                } else {
+                    listener_dispatch(qt, qs, (struct sockaddr *)&from[i],
+                                      msgs[i].msg_hdr.msg_namelen, qt->rxbuf[i] + off, k);
+                }
             }
         }
         if (n < RX_BATCH)
