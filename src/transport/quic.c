@@ -400,6 +400,12 @@ struct token_entry {
     uint64_t used;
 };
 
+/* Control-message space for UDP_SEGMENT / UDP_GRO, aligned for cmsghdr. */
+union cmsg_buf {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+};
+
 struct quic_transport {
     struct vx_transport_base base;
     struct vx_identity id;
@@ -429,13 +435,13 @@ struct quic_transport {
     size_t txseg[TX_MSGS];  /* segment size of message i */
     size_t txnseg[TX_MSGS]; /* segments in message i */
     int txopen;             /* the last message may take more segments */
-    char txctl[TX_MSGS][CMSG_SPACE(sizeof(uint16_t))];
+    union cmsg_buf txctl[TX_MSGS];
     int ntx;
     struct quic_sock *txsock;
     int no_gso, no_gro;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
-    char rxctl[RX_BATCH][CMSG_SPACE(sizeof(int))];
+    union cmsg_buf rxctl[RX_BATCH];
 };
 
 static const struct vx_transport_ops quic_ops;
@@ -747,8 +753,8 @@ static void tx_flush(struct quic_transport *qt)
         struct msghdr *m = &qt->txmsg[i].msg_hdr;
         if (qt->txnseg[i] > 1) {
             struct cmsghdr *cm;
-            m->msg_control = qt->txctl[i];
-            m->msg_controllen = sizeof(qt->txctl[i]);
+            m->msg_control = qt->txctl[i].buf;
+            m->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
             cm = CMSG_FIRSTHDR(m);
             cm->cmsg_level = SOL_UDP;
             cm->cmsg_type = UDP_SEGMENT;
@@ -2440,8 +2446,8 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             msgs[i].msg_hdr.msg_iovlen = 1;
             msgs[i].msg_hdr.msg_name = &from[i];
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-            msgs[i].msg_hdr.msg_control = qt->rxctl[i];
-            msgs[i].msg_hdr.msg_controllen = sizeof(qt->rxctl[i]);
+            msgs[i].msg_hdr.msg_control = qt->rxctl[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof(qt->rxctl[i].buf);
         }
         n = recvmmsg(qs->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
