@@ -60,3 +60,8 @@ TESTS += tests/unit/test_json
 tests_unit_test_json_SOURCES = tests/unit/test_json.c
 tests_unit_test_json_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_json_LDADD = $(VX6_TEST_LIBS)
+
+check_PROGRAMS += tests/fuzz/fuzz_addr
+tests_fuzz_fuzz_addr_SOURCES = tests/fuzz/fuzz_addr.c tests/fuzz/driver.c
+tests_fuzz_fuzz_addr_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/addr"'
+TESTS += tests/fuzz/fuzz_addr
