@@ -22,3 +22,8 @@ TESTS += tests/unit/test_registry
 tests_unit_test_registry_SOURCES = tests/unit/test_registry.c
 tests_unit_test_registry_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_registry_LDADD = $(VX6_TEST_LIBS)
+
+check_PROGRAMS += tests/fuzz/fuzz_registry
+tests_fuzz_fuzz_registry_SOURCES = tests/fuzz/fuzz_registry.c tests/fuzz/driver.c
+tests_fuzz_fuzz_registry_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/registry"'
+TESTS += tests/fuzz/fuzz_registry
