@@ -49,3 +49,8 @@ EXTRA_DIST += tests/vectors/hidden_ref.py
 # vx6 hidden (src/cli/hidden_cmds.c)
 TESTS += tests/net/hidden_cli.sh
 EXTRA_DIST += tests/net/hidden_cli.sh
+
+check_PROGRAMS += tests/fuzz/fuzz_hsaddr
+tests_fuzz_fuzz_hsaddr_SOURCES = tests/fuzz/fuzz_hsaddr.c tests/fuzz/driver.c
+tests_fuzz_fuzz_hsaddr_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/hsaddr"'
+TESTS += tests/fuzz/fuzz_hsaddr
