@@ -52,3 +52,8 @@ tests_unit_test_pac_SOURCES = tests/unit/test_pac.c
 tests_unit_test_pac_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_pac_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_pac
+
+check_PROGRAMS += tests/fuzz/fuzz_pac
+tests_fuzz_fuzz_pac_SOURCES = tests/fuzz/fuzz_pac.c tests/fuzz/driver.c
+tests_fuzz_fuzz_pac_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/pac"'
+TESTS += tests/fuzz/fuzz_pac
