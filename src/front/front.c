@@ -691,8 +691,15 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        /* The client left before the tunnel was up: cancel. */
-        log_debug(LD_FRONT, "%s:%u: client gone while connecting", c->host, c->port);
+        if (n == 0 && c->kind == K_FORWARD) {
+            /* A plain TCP client may half-close at once ("echo x | nc -N"):
+             * the stream reads the EOF again and sends FIN after the data. */
+            ev_io_stop(loop, w);
+            return;
+        }
+        /* A proxy client that closes before its reply has left: cancel. */
+        log_debug(LD_FRONT, "%s:%u: client gone while connecting (%s)", c->host, c->port,
+                  n == 0 ? "EOF" : strerror(errno));
         if (c->req)
             c->f->st.failed++;
         conn_close(c);

@@ -10,7 +10,10 @@
  *   SNIFF -> SOCKS | HTTP         parse the request (handshake timeout)
  *         -> CONNECTING           vx_path_connect(); client bytes that arrive
  *                                 meanwhile are kept (early data, capped);
- *                                 EOF from the client cancels the request
+ *                                 EOF from a proxy client (which has no
+ *                                 reason to half-close before its reply)
+ *                                 cancels the request; EOF on a forward is
+ *                                 a half-close passed on once connected
  *         -> REPLYING             the success reply is written as soon as
  *                                 the stream is open (ssh speaks first)
  *         -> SPLICED              the socket belongs to the stream, early
