@@ -12,12 +12,12 @@
 
 #include <linux/types.h>
 
-/* The DHT header as the classifier sees it: a magic byte 'V', a version byte,
- * then at least two more header bytes.  The DHT module owns the real header;
- * these only seed the default rule table, which the loader can rewrite. */
-#define VX6_XDP_DHT_MAGIC   0x56
+/* The DHT header as the classifier sees it (src/dht/dhtmsg.h owns it): a
+ * version byte 0x01, a message type 1-8, then the rest of a 42-byte header.
+ * These seed the default rule table, which the loader can rewrite.  0x01
+ * lacks the QUIC fixed bit, so the two classes cannot overlap. */
 #define VX6_XDP_DHT_VERSION 0x01
-#define VX6_XDP_DHT_MIN_LEN 4
+#define VX6_XDP_DHT_MIN_LEN 42
 
 /* QUIC (RFC 9000 17.2/17.3): both header forms set the fixed bit.  The
  * smallest protected packet is 1 + 4 (packet number) + 16 (header-protection
@@ -64,7 +64,7 @@ struct vx6_xdp_stat {
  * VX6_XDP_RULE_WINDOW payload bytes (zero-padded) are masked and compared:
  * (window & mask) == value.  Rules are tried in order; the first match gives
  * the class, and a matching payload shorter than min_len is dropped
- * (VX6_XDP_DROP_SHORT).  Order matters: 'V' (0x56) has the QUIC fixed bit. */
+ * (VX6_XDP_DROP_SHORT). */
 #define VX6_XDP_RULE_WINDOW 8
 #define VX6_XDP_MAX_RULES   4
 

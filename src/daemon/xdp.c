@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/xdp.h"
+#include "dht/dhtmsg.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -72,12 +73,12 @@ size_t vx_xdp_default_rules(struct vx_xdp_rule *rules, size_t max)
     if (max < 2)
         return 0;
     memset(rules, 0, 2 * sizeof(*rules));
-    /* DHT: magic 'V', version 1 (bpf/vx6_xdp.h). */
+    /* DHT: version byte, then a message type below 16 (src/dht/dhtmsg.h). */
     rules[0].mask[0] = 0xff;
-    rules[0].mask[1] = 0xff;
-    rules[0].value[0] = 0x56;
-    rules[0].value[1] = 0x01;
-    rules[0].min_len = 4;
+    rules[0].mask[1] = 0xf0;
+    rules[0].value[0] = VX_DHTMSG_VERSION;
+    rules[0].value[1] = 0x00;
+    rules[0].min_len = VX_DHTMSG_HDR_LEN;
     rules[0].cls = VX_XDP_CLASS_DHT;
     /* QUIC: fixed bit in either header form. */
     rules[1].mask[0] = 0x40;

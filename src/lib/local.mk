@@ -24,3 +24,31 @@ tests_unit_test_addr_SOURCES = tests/unit/test_addr.c
 tests_unit_test_addr_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_addr_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_addr
+
+# ops: metrics registry + Prometheus endpoint, systemd notify, limits.
+libvx6_a_SOURCES += src/lib/metrics.c src/lib/metrics.h
+check_PROGRAMS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
+tests_unit_test_metrics_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_metrics_LDADD = $(VX6_TEST_LIBS) -lpthread
+TESTS += tests/unit/test_metrics
+
+check_PROGRAMS += tests/fuzz/fuzz_metrics_http
+tests_fuzz_fuzz_metrics_http_SOURCES = tests/fuzz/fuzz_metrics_http.c tests/fuzz/driver.c
+tests_fuzz_fuzz_metrics_http_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/metrics_http"'
+TESTS += tests/fuzz/fuzz_metrics_http
+
+libvx6_a_SOURCES += src/lib/sdnotify.c src/lib/sdnotify.h
+check_PROGRAMS += tests/unit/test_sdnotify
+tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c
+tests_unit_test_sdnotify_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_sdnotify_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_sdnotify
+
+libvx6_a_SOURCES += src/lib/limits.c src/lib/limits.h
+check_PROGRAMS += tests/unit/test_limits
+tests_unit_test_limits_SOURCES = tests/unit/test_limits.c
+tests_unit_test_limits_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_limits_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_limits
+EXTRA_DIST += man/vx6-metrics.inc.7

@@ -12,9 +12,10 @@ import sys
 import time
 
 PAYLOAD = {
-    "dht": b"V\x01\x02\x00ping-from-vx6-test",
+    # version 1, PING, 8-byte txid, 32-byte sender ID: a 42-byte DHT header
+    "dht": b"\x01\x01" + b"txid0001" + b"S" * 32 + b"ping-from-vx6-test",
     "quic": b"\x41" + b"\x00" * 39,
-    "short": b"V\x01",
+    "short": b"\x01\x01",
 }
 
 
@@ -36,8 +37,8 @@ def serve(port):
         r, _, _ = select.select([u, t], [], [])
         if u in r:
             data, peer = u.recvfrom(2048)
-            if data.startswith(b"V\x01\x02"):
-                u.sendto(b"V\x01\x03" + data[3:], peer)
+            if data.startswith(b"\x01\x01"):  # DHT PING -> PONG
+                u.sendto(b"\x01\x02" + data[2:], peer)
         if t in r:
             c, _ = t.accept()
             c.close()
@@ -63,7 +64,7 @@ def ping(addr, port, n, gap):
                 data, _ = s.recvfrom(2048)
             except socket.timeout:
                 break
-            if data == b"V\x01\x03" + msg[3:]:
+            if data == b"\x01\x02" + msg[2:]:
                 got += 1
                 break
         time.sleep(gap)

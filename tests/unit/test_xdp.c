@@ -36,9 +36,10 @@ struct spec {
     uint16_t frag_off; /* IPv4 frag_off field, host order */
 };
 
-static const uint8_t dht[] = {0x56, 0x01, 0x02, 0x00, 'p', 'i', 'n', 'g'};
+/* A DHT PING header (src/dht/dhtmsg.h): version 1, type 1, txid, sender. */
+static const uint8_t dht[44] = {0x01, 0x01, 't', 'x', 'i', 'd', '0', '0', '0', '1'};
 static uint8_t quic[40];
-static const uint8_t dht_long[24] = {0x56, 0x01, 0x02, 0x00};
+static const uint8_t dht_long[64] = {0x01, 0x03};
 
 static size_t put16(uint8_t *p, uint16_t v)
 {
@@ -100,7 +101,8 @@ static size_t build(uint8_t *buf, const struct spec *s)
         buf[l4 + 13] = 0x02; /* SYN */
         off += 20;
     }
-    memcpy(buf + off, s->payload, s->plen);
+    if (s->plen)
+        memcpy(buf + off, s->payload, s->plen);
     off += s->plen;
     if (s->l4_cut)
         off = l4 + (size_t)s->l4_cut;
@@ -341,15 +343,15 @@ static void test_rule_table_and_port(void **state)
     assert_int_equal(vx_xdp_set_limits(x, &lim), 0);
     assert_int_equal(run(x, &d), XDP_PASS);     /* 4242 is no longer ours */
     assert_int_equal(run(x, &d5000), XDP_PASS); /* DHT */
-    /* A DHT rule for another magic: 'V' 0x01 then falls to the QUIC rule
-     * (and is long enough for it). */
-    rules[0].value[0] = 'X';
+    /* With the DHT rule rewritten for another version byte, a 0x01 header
+     * matches no rule (it lacks the QUIC fixed bit) and is "other". */
+    rules[0].value[0] = 0x02;
     assert_int_equal(vx_xdp_set_rules(x, rules, n), 0);
     assert_int_equal(run(x, &d5000), XDP_PASS);
     c = counters(x);
-    assert_int_equal(c.passed[VX_XDP_CLASS_OTHER].packets, 1);
+    assert_int_equal(c.passed[VX_XDP_CLASS_OTHER].packets, 2);
     assert_int_equal(c.passed[VX_XDP_CLASS_DHT].packets, 1);
-    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 1);
+    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 0);
     /* Invalid tables are refused. */
     rules[0].value[0] = 0x57;
     rules[0].mask[0] = 0x0f;

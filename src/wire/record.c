@@ -1,0 +1,429 @@
+/* record.c — signed discovery records: canonical encoding, signing,
+ * verification, DHT keys and the replacement rule.  Pure: no I/O. */
+#include "wire/record.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "wire/record_cursor.h"
+
+static const char SIG_DOMAIN[] = "vx6 record v1";
+static const char SERVICE_DOMAIN[] = "vx6 service";
+static const char USER_DOMAIN[] = "vx6 user";
+
+int vx_label_check(const char *s)
+{
+    size_t n = strnlen(s, VX_LABEL_MAX + 1);
+    if (n == 0)
+        return VX_ERR_BADADDR;
+    if (n > VX_LABEL_MAX)
+        return VX_ERR_TOOBIG;
+    if (s[0] == '-' || s[n - 1] == '-')
+        return VX_ERR_BADADDR;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return VX_ERR_BADADDR;
+    }
+    return 0;
+}
+
+const char *vx_record_type_name(int type)
+{
+    switch (type) {
+    case VX_REC_NODE:
+        return "node";
+    case VX_REC_SERVICE:
+        return "service";
+    case VX_REC_USERNAME:
+        return "username";
+    default:
+        return "unknown";
+    }
+}
+
+static void init_common(struct vx_record *r, int type, uint64_t seq, uint64_t issued,
+                        uint64_t expires)
+{
+    memset(r, 0, sizeof(*r));
+    r->type = (uint8_t)type;
+    r->seq = seq;
+    r->issued = issued;
+    r->expires = expires;
+}
+
+void vx_record_init_node(struct vx_record *r, uint64_t seq, uint64_t issued, uint64_t expires)
+{
+    init_common(r, VX_REC_NODE, seq, issued, expires);
+}
+
+int vx_record_init_service(struct vx_record *r, const char *user, const char *service, uint64_t seq,
+                           uint64_t issued, uint64_t expires)
+{
+    int rc;
+    init_common(r, VX_REC_SERVICE, seq, issued, expires);
+    if ((rc = vx_label_check(user)) < 0 || (rc = vx_label_check(service)) < 0)
+        return rc;
+    strcpy(r->u.service.user, user);
+    strcpy(r->u.service.service, service);
+    return 0;
+}
+
+int vx_record_init_username(struct vx_record *r, const char *user, uint64_t seq, uint64_t issued,
+                            uint64_t expires)
+{
+    int rc;
+    init_common(r, VX_REC_USERNAME, seq, issued, expires);
+    if ((rc = vx_label_check(user)) < 0)
+        return rc;
+    strcpy(r->u.username.user, user);
+    return 0;
+}
+
+static int endpoint_check(const struct vx_endpoint *ep)
+{
+    if (ep->family != 4 && ep->family != 6)
+        return VX_ERR_INVAL;
+    if (ep->port == 0)
+        return VX_ERR_INVAL;
+    if (ep->transports == 0 || (ep->transports & ~(VX_TRANSPORT_TCP | VX_TRANSPORT_QUIC)))
+        return VX_ERR_INVAL;
+    if (ep->family == 4) {
+        static const uint8_t zero[12];
+        if (memcmp(ep->addr + 4, zero, sizeof(zero)) != 0)
+            return VX_ERR_INVAL;
+    }
+    return 0;
+}
+
+int vx_record_add_endpoint(struct vx_record *r, const struct vx_endpoint *ep)
+{
+    int rc;
+    if (r->type != VX_REC_NODE)
+        return VX_ERR_INVAL;
+    if (r->u.node.n_endpoints >= VX_RECORD_MAX_ENDPOINTS)
+        return VX_ERR_TOOBIG;
+    if ((rc = endpoint_check(ep)) < 0)
+        return rc;
+    r->u.node.endpoints[r->u.node.n_endpoints++] = *ep;
+    return 0;
+}
+
+static void put_label(struct rcur_w *w, const char *s)
+{
+    size_t n = strlen(s);
+    rcw_u8(w, (uint8_t)n);
+    rcw_bytes(w, s, n);
+}
+
+/* Field-level validity shared by encode and decode. */
+static int fields_check(const struct vx_record *r)
+{
+    int rc;
+    switch (r->type) {
+    case VX_REC_NODE:
+        if (r->u.node.n_endpoints > VX_RECORD_MAX_ENDPOINTS)
+            return VX_ERR_TOOBIG;
+        for (unsigned i = 0; i < r->u.node.n_endpoints; i++)
+            if ((rc = endpoint_check(&r->u.node.endpoints[i])) < 0)
+                return rc;
+        return 0;
+    case VX_REC_SERVICE:
+        if ((rc = vx_label_check(r->u.service.user)) < 0 ||
+            (rc = vx_label_check(r->u.service.service)) < 0)
+            return rc;
+        if (r->u.service.n_ports > VX_RECORD_MAX_PORTS)
+            return VX_ERR_TOOBIG;
+        for (unsigned i = 0; i < r->u.service.n_ports; i++)
+            if (r->u.service.ports[i] == 0)
+                return VX_ERR_INVAL;
+        return 0;
+    case VX_REC_USERNAME:
+        return vx_label_check(r->u.username.user);
+    default:
+        return VX_ERR_INVAL;
+    }
+}
+
+/* The signed part (everything but the signature).  Returns length or error. */
+static int encode_body(const struct vx_record *r, uint8_t *out, size_t cap)
+{
+    struct rcur_w w;
+    int rc;
+
+    if ((rc = fields_check(r)) < 0)
+        return rc;
+    rcw_init(&w, out, cap);
+    rcw_u8(&w, VX_RECORD_VERSION);
+    rcw_u8(&w, r->type);
+    rcw_u64(&w, r->seq);
+    rcw_u64(&w, r->issued);
+    rcw_u64(&w, r->expires);
+    rcw_bytes(&w, r->signer, VX_PK_LEN);
+    switch (r->type) {
+    case VX_REC_NODE:
+        rcw_bytes(&w, r->u.node.node_id, VX_NODE_ID_LEN);
+        rcw_u8(&w, r->u.node.n_endpoints);
+        for (unsigned i = 0; i < r->u.node.n_endpoints; i++) {
+            const struct vx_endpoint *ep = &r->u.node.endpoints[i];
+            rcw_u8(&w, ep->family);
+            rcw_bytes(&w, ep->addr, ep->family == 4 ? 4 : 16);
+            rcw_u16(&w, ep->port);
+            rcw_u8(&w, ep->transports);
+        }
+        break;
+    case VX_REC_SERVICE:
+        put_label(&w, r->u.service.user);
+        put_label(&w, r->u.service.service);
+        rcw_bytes(&w, r->u.service.node_id, VX_NODE_ID_LEN);
+        rcw_u32(&w, r->u.service.flags);
+        rcw_u8(&w, r->u.service.n_ports);
+        for (unsigned i = 0; i < r->u.service.n_ports; i++)
+            rcw_u16(&w, r->u.service.ports[i]);
+        break;
+    case VX_REC_USERNAME:
+        put_label(&w, r->u.username.user);
+        break;
+    }
+    if (w.err)
+        return w.err;
+    return (int)w.len;
+}
+
+/* "vx6 record v1" || body, into out (cap >= VX_RECORD_MAX + domain). */
+static int signed_message(const struct vx_record *r, uint8_t *out, size_t cap)
+{
+    size_t dl = sizeof(SIG_DOMAIN) - 1;
+    int n;
+    memcpy(out, SIG_DOMAIN, dl);
+    n = encode_body(r, out + dl, cap - dl);
+    return n < 0 ? n : (int)(dl + (size_t)n);
+}
+
+int vx_record_encode(const struct vx_record *r, uint8_t *out, size_t cap)
+{
+    int n = encode_body(r, out, cap);
+    if (n < 0)
+        return n;
+    if ((size_t)n + VX_SIG_LEN > cap)
+        return VX_ERR_TOOBIG;
+    memcpy(out + n, r->sig, VX_SIG_LEN);
+    n += VX_SIG_LEN;
+    return n > VX_RECORD_MAX ? VX_ERR_TOOBIG : n;
+}
+
+int vx_record_sign(struct vx_record *r, const struct vx_identity *id)
+{
+    uint8_t msg[VX_RECORD_MAX + 32];
+    int n;
+
+    memcpy(r->signer, id->pk, VX_PK_LEN);
+    if (r->type == VX_REC_NODE)
+        memcpy(r->u.node.node_id, id->node_id, VX_NODE_ID_LEN);
+    else if (r->type == VX_REC_SERVICE)
+        memcpy(r->u.service.node_id, id->node_id, VX_NODE_ID_LEN);
+    n = signed_message(r, msg, sizeof(msg));
+    if (n < 0)
+        return n;
+    if ((size_t)n - (sizeof(SIG_DOMAIN) - 1) + VX_SIG_LEN > VX_RECORD_MAX)
+        return VX_ERR_TOOBIG;
+    return vx_sign(id, msg, (size_t)n, r->sig);
+}
+
+static int get_label(struct rcur_r *c, char *out)
+{
+    uint8_t n = rcr_u8(c);
+    const uint8_t *p;
+    if (c->err)
+        return c->err;
+    if (n > VX_LABEL_MAX)
+        return VX_ERR_TOOBIG;
+    p = rcr_take(c, n);
+    if (!p)
+        return c->err;
+    /* An embedded NUL would make the C string differ from the bytes. */
+    if (memchr(p, 0, n))
+        return VX_ERR_INVAL;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return 0;
+}
+
+int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
+{
+    struct rcur_r c;
+    int rc;
+    uint8_t ver;
+
+    memset(r, 0, sizeof(*r));
+    if (len > VX_RECORD_MAX)
+        return VX_ERR_TOOBIG;
+    if (len < VX_SIG_LEN)
+        return VX_ERR_TRUNC;
+    rcr_init(&c, in, len - VX_SIG_LEN);
+    ver = rcr_u8(&c);
+    if (c.err)
+        return c.err;
+    if (ver != VX_RECORD_VERSION)
+        return VX_ERR_VERSION;
+    r->type = rcr_u8(&c);
+    r->seq = rcr_u64(&c);
+    r->issued = rcr_u64(&c);
+    r->expires = rcr_u64(&c);
+    rcr_bytes(&c, r->signer, VX_PK_LEN);
+    if (c.err)
+        return c.err;
+    switch (r->type) {
+    case VX_REC_NODE: {
+        rcr_bytes(&c, r->u.node.node_id, VX_NODE_ID_LEN);
+        uint8_t n = rcr_u8(&c);
+        if (c.err)
+            return c.err;
+        if (n > VX_RECORD_MAX_ENDPOINTS)
+            return VX_ERR_TOOBIG;
+        for (unsigned i = 0; i < n; i++) {
+            struct vx_endpoint *ep = &r->u.node.endpoints[i];
+            ep->family = rcr_u8(&c);
+            if (!c.err && ep->family != 4 && ep->family != 6)
+                return VX_ERR_INVAL;
+            rcr_bytes(&c, ep->addr, ep->family == 4 ? 4 : 16);
+            ep->port = rcr_u16(&c);
+            ep->transports = rcr_u8(&c);
+            if (c.err)
+                return c.err;
+        }
+        r->u.node.n_endpoints = n;
+        break;
+    }
+    case VX_REC_SERVICE: {
+        if ((rc = get_label(&c, r->u.service.user)) < 0 ||
+            (rc = get_label(&c, r->u.service.service)) < 0)
+            return rc;
+        rcr_bytes(&c, r->u.service.node_id, VX_NODE_ID_LEN);
+        r->u.service.flags = rcr_u32(&c);
+        uint8_t n = rcr_u8(&c);
+        if (c.err)
+            return c.err;
+        if (n > VX_RECORD_MAX_PORTS)
+            return VX_ERR_TOOBIG;
+        for (unsigned i = 0; i < n; i++)
+            r->u.service.ports[i] = rcr_u16(&c);
+        if (c.err)
+            return c.err;
+        r->u.service.n_ports = n;
+        break;
+    }
+    case VX_REC_USERNAME:
+        if ((rc = get_label(&c, r->u.username.user)) < 0)
+            return rc;
+        break;
+    default:
+        return VX_ERR_INVAL;
+    }
+    if (rcr_left(&c) != 0)
+        return VX_ERR_INVAL;
+    if ((rc = fields_check(r)) < 0)
+        return rc;
+    memcpy(r->sig, in + len - VX_SIG_LEN, VX_SIG_LEN);
+    return 0;
+}
+
+int vx_record_verify(const struct vx_record *r, uint64_t now)
+{
+    uint8_t msg[VX_RECORD_MAX + 32];
+    uint8_t id[VX_NODE_ID_LEN];
+    int n, rc;
+
+    if ((rc = fields_check(r)) < 0)
+        return rc;
+    if (r->type == VX_REC_NODE || r->type == VX_REC_SERVICE) {
+        const uint8_t *claimed = r->type == VX_REC_NODE ? r->u.node.node_id : r->u.service.node_id;
+        vx_node_id_from_pk(r->signer, id);
+        if (sodium_memcmp(id, claimed, VX_NODE_ID_LEN) != 0)
+            return VX_ERR_PEER_ID;
+    }
+    n = signed_message(r, msg, sizeof(msg));
+    if (n < 0)
+        return n;
+    if ((rc = vx_verify(r->signer, msg, (size_t)n, r->sig)) < 0)
+        return rc;
+    if (r->expires < r->issued || r->expires - r->issued > VX_RECORD_MAX_LIFETIME)
+        return VX_ERR_INVAL;
+    if (r->expires <= now)
+        return VX_ERR_EXPIRED;
+    if (r->issued > now + VX_RECORD_MAX_SKEW)
+        return VX_ERR_INVAL;
+    return 0;
+}
+
+int vx_record_parse(struct vx_record *r, const uint8_t *in, size_t len, uint64_t now)
+{
+    int rc = vx_record_decode(r, in, len);
+    return rc < 0 ? rc : vx_record_verify(r, now);
+}
+
+static void hash2(const char *dom, const char *a, const char *sep, const char *b,
+                  uint8_t key[VX_DHT_KEY_LEN])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, VX_DHT_KEY_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)dom, strlen(dom));
+    crypto_generichash_update(&st, (const uint8_t *)a, strlen(a));
+    if (sep) {
+        crypto_generichash_update(&st, (const uint8_t *)sep, strlen(sep));
+        crypto_generichash_update(&st, (const uint8_t *)b, strlen(b));
+    }
+    crypto_generichash_final(&st, key, VX_DHT_KEY_LEN);
+}
+
+int vx_service_key(const char *user, const char *service, uint8_t key[VX_DHT_KEY_LEN])
+{
+    int rc;
+    if ((rc = vx_label_check(user)) < 0 || (rc = vx_label_check(service)) < 0)
+        return rc;
+    hash2(SERVICE_DOMAIN, user, ".", service, key);
+    return 0;
+}
+
+int vx_username_key(const char *user, uint8_t key[VX_DHT_KEY_LEN])
+{
+    int rc;
+    if ((rc = vx_label_check(user)) < 0)
+        return rc;
+    hash2(USER_DOMAIN, user, NULL, NULL, key);
+    return 0;
+}
+
+void vx_record_key(const struct vx_record *r, uint8_t key[VX_DHT_KEY_LEN])
+{
+    switch (r->type) {
+    case VX_REC_NODE:
+        memcpy(key, r->u.node.node_id, VX_DHT_KEY_LEN);
+        break;
+    case VX_REC_SERVICE:
+        hash2(SERVICE_DOMAIN, r->u.service.user, ".", r->u.service.service, key);
+        break;
+    case VX_REC_USERNAME:
+        hash2(USER_DOMAIN, r->u.username.user, NULL, NULL, key);
+        break;
+    default:
+        memset(key, 0, VX_DHT_KEY_LEN);
+        break;
+    }
+}
+
+int vx_record_replaces(const struct vx_record *rec, const struct vx_record *old, uint64_t now)
+{
+    uint8_t k1[VX_DHT_KEY_LEN], k2[VX_DHT_KEY_LEN];
+
+    if (rec->type != old->type)
+        return VX_ERR_INVAL;
+    vx_record_key(rec, k1);
+    vx_record_key(old, k2);
+    if (memcmp(k1, k2, sizeof(k1)) != 0)
+        return VX_ERR_INVAL;
+    if (memcmp(rec->signer, old->signer, VX_PK_LEN) != 0)
+        return old->expires <= now ? 0 : VX_ERR_KEYCHANGED;
+    return rec->seq > old->seq ? 0 : VX_ERR_STALE;
+}
