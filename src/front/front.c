@@ -20,13 +20,13 @@
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/limits.h"
 #include "lib/log.h"
 
-#define READ_CHUNK     4096
-#define RELAY_BUF      (256 * 1024)
-#define RELAY_LOW      (RELAY_BUF / 2)
-#define CLIENT_BUCKETS 256
-#define OUT_CAP        (VX_PAC_MAX + VX_HTTP_RESP_MAX + 64)
+#define READ_CHUNK 4096
+#define RELAY_BUF  (256 * 1024)
+#define RELAY_LOW  (RELAY_BUF / 2)
+#define OUT_CAP    (VX_PAC_MAX + VX_HTTP_RESP_MAX + 64)
 
 enum cstate {
     C_SNIFF = 1,  /* no byte yet */
@@ -46,12 +46,6 @@ enum ckind {
     K_HTTP_CONNECT,
     K_HTTP_FORWARD,
     K_FORWARD, /* a forward listener: no protocol */
-};
-
-struct client {
-    struct client *next;
-    struct sockaddr_storage ip; /* port 0, unmapped */
-    uint32_t n;
 };
 
 struct listener {
@@ -91,7 +85,8 @@ struct conn {
     int fd;
     ev_io rio, wio;
     ev_timer timer;
-    struct client *client;
+    int counted; /* holds a slot in f->limit */
+    struct sockaddr_storage peer;
     union parser *ps;
     struct vx_buf *out;   /* bytes for the client (replies) */
     struct vx_buf *early; /* client bytes for the tunnel */
@@ -113,7 +108,7 @@ struct vx_front {
     struct conn *conns;
     struct conn *reap;
     ev_check reaper;
-    struct client *clients[CLIENT_BUCKETS];
+    struct vx_connlimit *limit;
     char *username, *password;
     struct vx_socks_opts socks_opts;
     uint32_t handshake_ms;
@@ -136,55 +131,6 @@ static char *xstrdup(const char *s)
     if (!d)
         abort();
     return d;
-}
-
-/* ---- per-client counters ------------------------------------------------ */
-
-static unsigned client_hash(const struct sockaddr_storage *ss)
-{
-    const uint8_t *p;
-    size_t n;
-    unsigned h = 2166136261u;
-    if (ss->ss_family == AF_INET) {
-        p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
-        n = 4;
-    } else {
-        p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-        n = 16;
-    }
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h % CLIENT_BUCKETS;
-}
-
-static struct client *client_get(struct vx_front *f, const struct sockaddr_storage *peer,
-                                 socklen_t len)
-{
-    struct sockaddr_storage ss = *peer;
-    socklen_t l = len;
-    vx_addr_unmap(&ss, &l);
-    vx_addr_set_port((struct sockaddr *)&ss, 0);
-    unsigned h = client_hash(&ss);
-    for (struct client *c = f->clients[h]; c; c = c->next)
-        if (vx_addr_cmp_ip((struct sockaddr *)&c->ip, (struct sockaddr *)&ss) == 0)
-            return c;
-    struct client *c = xcalloc(1, sizeof(*c));
-    c->ip = ss;
-    c->next = f->clients[h];
-    f->clients[h] = c;
-    return c;
-}
-
-static void client_put(struct vx_front *f, struct client *c)
-{
-    if (!c || --c->n > 0)
-        return;
-    struct client **pp = &f->clients[client_hash(&c->ip)];
-    while (*pp && *pp != c)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = c->next;
-    free(c);
 }
 
 /* ---- connection life cycle ---------------------------------------------- */
@@ -235,8 +181,9 @@ static void conn_close(struct conn *c)
     if (c->ufd >= 0)
         close(c->ufd);
     c->fd = c->ufd = -1;
-    client_put(f, c->client);
-    c->client = NULL;
+    if (c->counted)
+        vx_connlimit_release(f->limit, (struct sockaddr *)&c->peer);
+    c->counted = 0;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -836,14 +783,14 @@ broken:
 
 /* ---- listeners ------------------------------------------------------------- */
 
-static struct conn *conn_new(struct vx_front *f, int fd, struct client *cl)
+static struct conn *conn_new(struct vx_front *f, int fd, const struct sockaddr_storage *peer)
 {
     struct conn *c = xcalloc(1, sizeof(*c));
     c->f = f;
     c->fd = fd;
     c->ufd = -1;
-    c->client = cl;
-    cl->n++;
+    c->peer = *peer;
+    c->counted = 1;
     c->state = C_SNIFF;
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
@@ -876,24 +823,18 @@ static void listener_cb(struct ev_loop *loop, ev_io *w, int revents)
                 log_warn_rl(LD_FRONT, "accept: %s", strerror(errno));
             return;
         }
-        if (f->st.active >= f->max_conns) {
+        if (vx_connlimit_acquire(f->limit, (struct sockaddr *)&ss) < 0) {
             f->st.limited++;
-            limited_log("too many connections", &ss, len);
-            close(fd);
-            continue;
-        }
-        struct client *cl = client_get(f, &ss, len);
-        if (cl->n >= f->max_per_client) {
-            f->st.limited++;
-            limited_log("too many connections from one client", &ss, len);
-            cl->n++;
-            client_put(f, cl);
+            limited_log(vx_connlimit_total(f->limit) >= f->max_conns
+                                ? "too many connections"
+                                : "too many connections from one client",
+                        &ss, len);
             close(fd);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct conn *c = conn_new(f, fd, cl);
+        struct conn *c = conn_new(f, fd, &ss);
         l->conns++;
         if (l->is_forward) {
             struct vx_path_opts opts = {l->route, 0, 0};
@@ -973,12 +914,7 @@ void vx_front_free(struct vx_front *f)
     while (f->conns)
         conn_close(f->conns);
     reap_cb(f->loop, &f->reaper, 0);
-    for (size_t i = 0; i < CLIENT_BUCKETS; i++)
-        while (f->clients[i]) {
-            struct client *c = f->clients[i];
-            f->clients[i] = c->next;
-            free(c);
-        }
+    vx_connlimit_free(f->limit);
     free(f->username);
     free(f->password);
     free(f);
@@ -1002,9 +938,19 @@ int vx_front_configure(struct vx_front *f, const struct vx_front_conf *conf)
     f->socks_opts.password = f->password;
     f->handshake_ms =
             conf->handshake_timeout_ms ? conf->handshake_timeout_ms : VX_FRONT_DEFAULT_HANDSHAKE_MS;
-    f->max_conns = conf->max_conns ? conf->max_conns : VX_FRONT_DEFAULT_MAX_CONNS;
-    f->max_per_client =
+    uint32_t max_total = conf->max_conns ? conf->max_conns : VX_FRONT_DEFAULT_MAX_CONNS;
+    uint32_t max_per =
             conf->max_conns_per_client ? conf->max_conns_per_client : VX_FRONT_DEFAULT_MAX_PER_CLI;
+    if (!f->limit || max_total != f->max_conns || max_per != f->max_per_client) {
+        /* New limits: count the open connections again in a new table
+         * (those over the new limits stay open, uncounted). */
+        vx_connlimit_free(f->limit);
+        f->limit = vx_connlimit_new(max_total, max_per);
+        for (struct conn *c = f->conns; c; c = c->next)
+            c->counted = vx_connlimit_acquire(f->limit, (struct sockaddr *)&c->peer) == 0;
+    }
+    f->max_conns = max_total;
+    f->max_per_client = max_per;
     return 0;
 }
 

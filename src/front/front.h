@@ -21,9 +21,9 @@
  *         or RELAY                clearnet: a local two-socket relay
  *         or DRAIN                an error reply or the PAC file, then close
  * Failures are answered with the SOCKS reply code / HTTP status and the
- * one-line reason of front/errors.h, always in bounded time.  Limits: total
- * connections and connections per client address (both proxy and forward
- * listeners count).
+ * one-line reason of front/errors.h, always in bounded time.  Limits (lib/
+ * limits.h): total connections and connections per client (an IPv4 address
+ * or an IPv6 /64); proxy and forward listeners both count.
  */
 #ifndef VX6_FRONT_FRONT_H
 #define VX6_FRONT_FRONT_H
