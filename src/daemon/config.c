@@ -152,6 +152,8 @@ static void diag_append(struct diag *d, const char *line)
 }
 
 static void diag_vadd(struct diag *d, unsigned line, unsigned col, const char *path,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void diag_vadd(struct diag *d, unsigned line, unsigned col, const char *path,
                       const char *fmt, va_list ap)
 {
     char msg[600], full[900];

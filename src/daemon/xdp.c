@@ -118,6 +118,8 @@ struct vx_xdp {
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     enum vx_log_level l = level == LIBBPF_WARN ? VX_LOG_WARN : VX_LOG_DEBUG;
     char line[512];

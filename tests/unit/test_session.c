@@ -158,7 +158,8 @@ static struct sockaddr_in *dial_addr = &b_addr;
 enum accept_mode { ACC_SPLICE, ACC_REFUSE, ACC_IGNORE, ACC_CLOSE };
 
 struct sstream { /* one stream as seen by either side */
-    struct vx_stream *s;
+    struct vx_stream *s; /* released after on_close: do not use then */
+    uint8_t peer_id[VX_NODE_ID_LEN]; /* captured when the open succeeded */
     struct app app;
     int opened, open_err, closed, close_err;
     uint32_t idx;
@@ -222,6 +223,7 @@ static void cli_on_open(struct vx_stream *s, int err, void *arg)
         x->s = NULL;
         return;
     }
+    memcpy(x->peer_id, vx_stream_peer_id(s), VX_NODE_ID_LEN);
     int fd = app_init(&x->app, 0x1000 + x->idx, 0x5000 + x->idx, cli_bytes);
     assert_int_equal(vx_stream_splice(s, fd), 0);
     app_start(&x->app);
@@ -379,7 +381,7 @@ static void test_one_stream_half_close(void **state)
     assert_int_equal(err, 0);
     assert_true(run_until(all_done, 10));
     check_stream_ok(0);
-    assert_memory_equal(vx_stream_peer_id(cli[0].s), id_of(&B), VX_NODE_ID_LEN);
+    assert_memory_equal(cli[0].peer_id, id_of(&B), VX_NODE_ID_LEN);
     vx_transport_get_stats(A.t, &st);
     assert_int_equal(st.sessions, 1);
     assert_int_equal(st.streams, 0);
