@@ -70,7 +70,7 @@ if command -v microsocks >/dev/null; then
     vx_wait_tcp 1 10.55.0.1 1082 && have_ms=1
 fi
 
-rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; } # KiB
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; } # KiB, 0 if gone
 
 # row NAME NS MODE PROXYPORT HOSTPREFIX PIDS
 declare -A TP P50 P99 MEM
