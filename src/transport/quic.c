@@ -1285,7 +1285,7 @@ static void qs_accept(struct vx_stream *vs, int status, const struct vx_stream_c
     mark(c, 1, 1);
 }
 
-static int qs_splice(struct vx_stream *vs, int fd)
+static int qs_splice(struct vx_stream *vs, int fd, const uint8_t *data, size_t len)
 {
     struct quic_stream *s = (struct quic_stream *)vs;
     int fl;
@@ -1303,6 +1303,9 @@ static int qs_splice(struct vx_stream *vs, int fd)
         mark(s->c, 1, 1);
         return VX_ERR_SYS;
     }
+    /* Bytes the caller already read from fd go out first, in order. */
+    if (len > 0)
+        sq_append(&s->sq, data, len);
     s->fd = fd;
     s->spliced = 1;
     ev_io_init(&s->rio, stream_rio_cb, fd, EV_READ);
