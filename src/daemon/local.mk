@@ -44,3 +44,11 @@ check_PROGRAMS += tests/fuzz/fuzz_control
 tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c tests/fuzz/driver.c
 tests_fuzz_fuzz_control_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/control"'
 TESTS += tests/fuzz/fuzz_control
+
+# --- gateway (issue 5): transport + services + path + front from a config ---
+libvx6_a_SOURCES += src/daemon/gateway.c src/daemon/gateway.h
+# A node made of the gateway alone, for the tests/net scripts.
+check_PROGRAMS += tests/tools/vx6-gw-node
+tests_tools_vx6_gw_node_SOURCES = tests/tools/vx6-gw-node.c
+TESTS += tests/net/gateway_direct.sh
+EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py

@@ -57,3 +57,11 @@ check_PROGRAMS += tests/fuzz/fuzz_pac
 tests_fuzz_fuzz_pac_SOURCES = tests/fuzz/fuzz_pac.c tests/fuzz/driver.c
 tests_fuzz_fuzz_pac_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/pac"'
 TESTS += tests/fuzz/fuzz_pac
+
+# The proxy front-end: listener, per-connection state machine, local forwards.
+libvx6_a_SOURCES += src/front/front.c src/front/front.h
+check_PROGRAMS += tests/unit/test_front
+tests_unit_test_front_SOURCES = tests/unit/test_front.c
+tests_unit_test_front_CFLAGS = $(VX6_TEST_CFLAGS) -pthread
+tests_unit_test_front_LDADD = $(VX6_TEST_LIBS) -lpthread
+TESTS += tests/unit/test_front
