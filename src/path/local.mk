@@ -26,3 +26,8 @@ EXTRA_DIST += tests/net/relay.sh tests/net/capture.py tests/bench/relay.sh
 
 # Names to streams: direct IPv6, named (resolver hook), aliases, clearnet.
 libvx6_a_SOURCES += src/path/path.c src/path/path.h
+
+check_PROGRAMS += tests/fuzz/fuzz_path_opts
+tests_fuzz_fuzz_path_opts_SOURCES = tests/fuzz/fuzz_path_opts.c tests/fuzz/driver.c
+tests_fuzz_fuzz_path_opts_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/path_opts"'
+TESTS += tests/fuzz/fuzz_path_opts
