@@ -1440,8 +1440,9 @@ struct vx_circuit {
     ev_timer timer;
     struct fdend fe;
     int spliced;
-    int bare; /* no BEGIN: open once the last hop is built (hidden services) */
-    int e2e;  /* hop[n] is the end-to-end layer with the far end of a rendezvous */
+    int bare;      /* no BEGIN: open once the last hop is built (hidden services) */
+    int e2e;       /* hop[n] is the end-to-end layer with the far end of a rendezvous */
+    int e2e_waits; /* the far end closes the circuit once both directions are done */
     vx_circuit_cell_fn on_cell;
     size_t nguards;
     uint8_t guard_ids[VX_CIRCUIT_MAX_GUARDS][VX_NODE_ID_LEN];
@@ -1479,7 +1480,7 @@ static void circ_clear_attempt(struct vx_circuit *c, int destroy, uint8_t reason
         sodium_memzero(c->hop[i].binding, 32);
     }
     c->built = 0;
-    c->e2e = 0;
+    c->e2e = c->e2e_waits = 0;
 }
 
 /* End of the circuit: report (once) and park. */
@@ -1651,7 +1652,9 @@ static void circ_fd_data(struct fdend *f, uint8_t *buf, size_t n)
 
 static void circ_check_done(struct vx_circuit *c)
 {
-    if (c->state == C_OPEN && fdend_done(&c->fe) && link_qlen(&c->l) == 0)
+    /* closing resets our stream: what it still holds for the far end of a
+     * rendezvous would be lost, so that end waits for the DESTROY */
+    if (c->state == C_OPEN && fdend_done(&c->fe) && link_qlen(&c->l) == 0 && !c->e2e_waits)
         circ_end(c, 0, 1, VX_CR_REQUESTED);
 }
 
@@ -1702,6 +1705,10 @@ static void circ_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
     }
     if (cmd == VX_CELL_DESTROY) {
         uint8_t reason = len == 1 ? body[0] : VX_CR_PROTOCOL;
+        if (c->state == C_OPEN && c->e2e_waits && reason == VX_CR_REQUESTED && fdend_done(&c->fe)) {
+            circ_end(c, 0, 0, 0); /* the far end closed after a clean finish */
+            return;
+        }
         log_info(LD_PATH, "circuit destroyed by a relay: %s", vx_cell_reason_str(reason));
         circ_fail(c, vx_cell_reason_to_err(reason), c->built < c->n ? c->built : c->n - 1, 0, 0);
         return;
@@ -2055,13 +2062,15 @@ int vx_circuit_send_cell(struct vx_circuit *c, uint8_t rcmd, const uint8_t *data
     return circ_send(c, circ_far(c), rcmd, buf, data, len);
 }
 
-int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32])
+int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32],
+                       int closer)
 {
     if (!c || c->state != C_OPEN || !c->bare || c->e2e || c->n >= VX_CIRCUIT_MAX_HOPS)
         return VX_ERR_INVAL;
     c->hop[c->n].fwd = vx_chan_new(VX_AEAD_CHACHAPOLY, fwd);
     c->hop[c->n].bwd = vx_chan_new(VX_AEAD_CHACHAPOLY, bwd);
     c->e2e = 1;
+    c->e2e_waits = !closer;
     return 0;
 }
 

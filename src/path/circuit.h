@@ -151,8 +151,12 @@ int vx_circuit_send_cell(struct vx_circuit *c, uint8_t rcmd, const uint8_t *data
  * sequence-number nonces; fwd seals what we send, bwd opens what comes).
  * From then on every payload, DATA and END included, is end to end.  The
  * circuit may then be spliced; DATA and END that arrive before the splice
- * are kept (backpressure beyond 128 KiB).  0 or VX_ERR_INVAL. */
-int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32]);
+ * are kept (backpressure beyond 128 KiB).  closer: this end (the client)
+ * closes the circuit once both directions are done; the other end waits
+ * for that DESTROY (closing would reset its stream with data in flight) and
+ * reports it as a clean end.  0 or VX_ERR_INVAL. */
+int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32],
+                       int closer);
 /* The last hop's handshake binding (what ESTABLISH_INTRO signs), or NULL
  * before the circuit is open. */
 const uint8_t *vx_circuit_binding(const struct vx_circuit *c);
