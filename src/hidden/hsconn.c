@@ -592,6 +592,16 @@ static void owner_introduce(struct vx_hs_service *s, struct islot *x, const uint
     }
     s->st.introduces++;
     const struct vx_relay_cand *rp = pool_find(s->r, req.rend_node_id);
+    const struct vx_identity *me = vx_relay_identity(s->r);
+    struct vx_relay_cand self;
+    if (!rp && memcmp(req.rend_node_id, me->node_id, VX_NODE_ID_LEN) == 0 && req.n_endpoints >= 1) {
+        /* the client happened to pick this very node: the circuit comes
+         * back to our own relay, which joins it like any other */
+        memset(&self, 0, sizeof(self));
+        memcpy(self.pk, me->pk, VX_PK_LEN);
+        memcpy(self.id, me->node_id, VX_NODE_ID_LEN);
+        rp = &self;
+    }
     struct vx_circuit_req cr = {.hops = s->conf.profile + 1,
                                 .guards = (const uint8_t(*)[VX_NODE_ID_LEN])s->guards,
                                 .nguards = s->nguards};

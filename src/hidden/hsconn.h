@@ -132,8 +132,9 @@ struct vx_hs_conn_cbs {
  * returns NULL. */
 struct vx_hs_connector *vx_hs_connector_new(struct vx_relay *relay, struct vx_dht *dht,
                                             const struct vx_hs_connector_conf *conf);
-/* Closes pending connections (no callbacks).  Call before vx_dht_free()
- * (or see vx_hs_client_free in hsnet.h).  Accepts NULL. */
+/* Closes pending connections (no callbacks).  Before vx_relay_free(); after
+ * vx_dht_free() unless no connection is still resolving (as
+ * vx_hs_client_free() in hsnet.h).  Accepts NULL. */
 void vx_hs_connector_free(struct vx_hs_connector *k);
 /* Client authorization: the X25519 secret key to use for ADDRESS (NULL:
  * forget it).  0, VX_ERR_BADADDR, VX_ERR_LIMIT. */

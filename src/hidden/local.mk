@@ -57,3 +57,8 @@ tests_unit_test_hsconn_SOURCES = tests/unit/test_hsconn.c
 tests_unit_test_hsconn_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_hsconn_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_hsconn
+# Test helper: one hidden-service-capable node per process (tests/net/hidden.sh, tests/bench/hidden.sh).
+check_PROGRAMS += tests/tools/vx6-hs-node
+tests_tools_vx6_hs_node_SOURCES = tests/tools/vx6-hs-node.c
+TESTS += tests/net/hidden.sh
+EXTRA_DIST += tests/net/hidden.sh tests/bench/hidden.sh
