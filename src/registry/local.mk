@@ -1,7 +1,7 @@
 # src/registry: signed records (src/wire/record.*, owned here) and the
 # persisted local registry.
 libvx6_a_SOURCES += \
-	src/wire/record.c src/wire/record.h src/wire/record_cursor.h
+	src/wire/record.c src/wire/record.h
 
 check_PROGRAMS += tests/unit/test_record
 TESTS += tests/unit/test_record

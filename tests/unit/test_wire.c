@@ -85,6 +85,47 @@ static void test_cursor(void **state)
     assert_int_equal(vx_rcur_u8(&r, &u8), VX_ERR_TRUNC);
 }
 
+/* vx_*cur_fail poisons a healthy cursor; the first error is kept. */
+static void test_cursor_fail(void **state)
+{
+    uint8_t buf[4] = {1, 2, 3, 4}, u8 = 0;
+    uint16_t u16 = 0;
+    struct vx_rcur r;
+    struct vx_wcur w;
+    (void)state;
+
+    vx_rcur_init(&r, buf, sizeof(buf));
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_CORRUPT), VX_ERR_CORRUPT);
+    assert_int_equal(vx_rcur_u8(&r, &u8), VX_ERR_CORRUPT);
+    assert_int_equal(u8, 0);
+    assert_int_equal(vx_rcur_left(&r), 0);
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_INVAL), VX_ERR_CORRUPT);
+    vx_rcur_init(&r, buf, 1);
+    assert_int_equal(vx_rcur_u16(&r, &u16), VX_ERR_TRUNC);
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_CORRUPT), VX_ERR_TRUNC);
+
+    vx_wcur_init(&w, buf, sizeof(buf));
+    assert_int_equal(vx_wcur_fail(&w, VX_ERR_INVAL), VX_ERR_INVAL);
+    assert_int_equal(vx_wcur_u8(&w, 9), VX_ERR_INVAL);
+    assert_int_equal(w.off, 0);
+    assert_int_equal(buf[0], 1);
+    vx_wcur_init(&w, buf, 1);
+    assert_int_equal(vx_wcur_u16(&w, 7), VX_ERR_TOOBIG);
+    assert_int_equal(vx_wcur_fail(&w, VX_ERR_INVAL), VX_ERR_TOOBIG);
+}
+
+static void test_be64(void **state)
+{
+    uint8_t b[8], expect[8];
+    (void)state;
+    vx_be64_put(b, 0x0102030405060708ull);
+    unhex("0102030405060708", expect, sizeof(expect));
+    assert_memory_equal(b, expect, 8);
+    assert_true(vx_be64_get(b) == 0x0102030405060708ull);
+    memset(b, 0xff, sizeof(b));
+    assert_true(vx_be64_get(b) == UINT64_MAX);
+}
+
 static void test_hs_headers(void **state)
 {
     uint8_t out[4], exp[4];
@@ -372,7 +413,8 @@ static void test_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_cursor),        cmocka_unit_test(test_hs_headers),
+            cmocka_unit_test(test_cursor),        cmocka_unit_test(test_cursor_fail),
+            cmocka_unit_test(test_be64),          cmocka_unit_test(test_hs_headers),
             cmocka_unit_test(test_hello),         cmocka_unit_test(test_record_header),
             cmocka_unit_test(test_frame_vectors), cmocka_unit_test(test_frame_data_hdr),
             cmocka_unit_test(test_frame_reject),  cmocka_unit_test(test_reasons),
