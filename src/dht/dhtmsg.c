@@ -1,10 +1,9 @@
 /* dhtmsg.c — DHT datagram encoding.  Pure: no I/O. */
 #include "dht/dhtmsg.h"
 
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/err.h"
 #include "wire/cursor.h"
 
@@ -192,14 +191,28 @@ int vx_dhtaddr_is_loopback(const struct vx_dhtaddr *a)
     return memcmp(a->ip, lo6, 16) == 0;
 }
 
+int vx_dhtaddr_from_sockaddr(struct vx_dhtaddr *a, const struct sockaddr *sa, socklen_t len)
+{
+    int v;
+    memset(a, 0, sizeof(*a));
+    if ((v = vx_addr_to_ip(sa, len, a->ip, &a->port)) < 0)
+        return v;
+    a->family = (uint8_t)v;
+    return 0;
+}
+
+void vx_dhtaddr_to_sockaddr(const struct vx_dhtaddr *a, int v6_socket, struct sockaddr_storage *ss,
+                            socklen_t *len)
+{
+    vx_addr_from_ip(ss, len, a->family == 4 ? 4 : 6, a->ip, a->port);
+    if (v6_socket)
+        vx_addr_map(ss, len);
+}
+
 void vx_dhtaddr_format(const struct vx_dhtaddr *a, char *out, size_t cap)
 {
-    char ip[INET6_ADDRSTRLEN];
-    if (a->family == 4) {
-        inet_ntop(AF_INET, a->ip, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, a->port);
-    } else {
-        inet_ntop(AF_INET6, a->ip, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, a->port);
-    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    vx_dhtaddr_to_sockaddr(a, 0, &ss, &len);
+    vx_addr_format((const struct sockaddr *)&ss, len, out, cap);
 }
