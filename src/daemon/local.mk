@@ -39,3 +39,11 @@ sbin_PROGRAMS += vx6d
 vx6d_SOURCES = src/daemon/vx6d.c
 TESTS += tests/net/daemon_basic.sh
 EXTRA_DIST += tests/net/daemon_basic.sh
+
+# --- gateway (issue 5): transport + services + path + front from a config ---
+libvx6_a_SOURCES += src/daemon/gateway.c src/daemon/gateway.h
+# A node made of the gateway alone, for the tests/net scripts.
+check_PROGRAMS += tests/tools/vx6-gw-node
+tests_tools_vx6_gw_node_SOURCES = tests/tools/vx6-gw-node.c
+TESTS += tests/net/gateway_direct.sh
+EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py
