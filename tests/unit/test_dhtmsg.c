@@ -10,6 +10,7 @@
 
 #include "dht/dhtmsg.h"
 #include "lib/err.h"
+#include "testutil.h"
 
 static const char PING_HEX[] =
         "0101010203040506070811111111111111111111111111111111111111111111111111111111111111110000";
@@ -27,18 +28,6 @@ static const char STORE_HEX[] =
         "0107010203040506070811111111111111111111111111111111111111111111111111111111111111113333"
         "33333333333333333333333333330003616263";
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    assert_true(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
-
 static void header(struct vx_dhtmsg *m, int type)
 {
     memset(m, 0, sizeof(*m));
@@ -51,7 +40,7 @@ static void header(struct vx_dhtmsg *m, int type)
 static void check(const struct vx_dhtmsg *m, const char *hex)
 {
     uint8_t want[VX_DHTMSG_MAX], got[VX_DHTMSG_MAX], again[VX_DHTMSG_MAX];
-    size_t n = unhex(hex, want, sizeof(want));
+    size_t n = tu_unhex(hex, want, sizeof(want));
     struct vx_dhtmsg d;
     assert_int_equal(vx_dhtmsg_encode(m, got, sizeof(got)), (int)n);
     assert_memory_equal(got, want, n);
@@ -110,7 +99,7 @@ static void test_strict(void **state)
     size_t n;
     (void)state;
 
-    n = unhex(PING_HEX, b, sizeof(b));
+    n = tu_unhex(PING_HEX, b, sizeof(b));
     b[0] = 2;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_VERSION);
     assert_false(vx_dhtmsg_is_dht(b, n));
@@ -120,19 +109,19 @@ static void test_strict(void **state)
     b[1] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
 
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16] = 21; /* 21 contacts */
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_TOOBIG);
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16 + 1 + 32] = 5; /* family 5 */
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16 + 1 + 32 + 1 + 4] = 0; /* port 0 */
     b[42 + 16 + 1 + 32 + 1 + 5] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
 
     /* A STORE with an empty record, and one claiming more than 1200 bytes. */
-    n = unhex(STORE_HEX, b, sizeof(b));
+    n = tu_unhex(STORE_HEX, b, sizeof(b));
     b[42 + 16] = 0;
     b[42 + 16 + 1] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n - 3), VX_ERR_INVAL);
