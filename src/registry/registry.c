@@ -315,16 +315,26 @@ static int pin_add(struct vx_registry *reg, const char *user, const uint8_t *pk,
     return 0;
 }
 
+/* The pin of a valid user name into *pp; a user not pinned yet is pinned
+ * to pk (*pp = NULL then). */
+static int pin_lookup(struct vx_registry *reg, const char *user, const uint8_t *pk, uint64_t now,
+                      struct vx_registry_pin **pp)
+{
+    int rc;
+    *pp = NULL;
+    if ((rc = vx_label_check(user)) < 0)
+        return rc;
+    *pp = pin_find(reg, user);
+    return *pp ? 0 : pin_add(reg, user, pk, now);
+}
+
 int vx_registry_pin_check(struct vx_registry *reg, const char *user, const uint8_t pk[VX_PK_LEN],
                           uint64_t now)
 {
     struct vx_registry_pin *p;
-    int rc;
-    if ((rc = vx_label_check(user)) < 0)
+    int rc = pin_lookup(reg, user, pk, now, &p);
+    if (rc < 0 || !p)
         return rc;
-    p = pin_find(reg, user);
-    if (!p)
-        return pin_add(reg, user, pk, now);
     return sodium_memcmp(p->pk, pk, VX_PK_LEN) == 0 ? 0 : VX_ERR_KEYCHANGED;
 }
 
@@ -332,12 +342,9 @@ int vx_registry_trust(struct vx_registry *reg, const char *user, const uint8_t p
                       uint64_t now)
 {
     struct vx_registry_pin *p;
-    int rc;
-    if ((rc = vx_label_check(user)) < 0)
+    int rc = pin_lookup(reg, user, pk, now, &p);
+    if (rc < 0 || !p)
         return rc;
-    p = pin_find(reg, user);
-    if (!p)
-        return pin_add(reg, user, pk, now);
     if (memcmp(p->pk, pk, VX_PK_LEN) != 0) {
         memcpy(p->pk, pk, VX_PK_LEN);
         p->first_seen = now;
