@@ -1,6 +1,7 @@
 /* gateway.c — transport + services + path + front from a config.  See
  * gateway.h. */
 #include "daemon/gateway.h"
+#include "transport/auto.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -13,6 +14,7 @@
 #include "lib/log.h"
 
 struct vx_gateway {
+    enum vx_transport_kind kind;
     struct ev_loop *loop;
     struct vx_transport *t;
     struct vx_services *svcs;
@@ -61,6 +63,23 @@ int vx_gateway_service_defs(const struct vx_config *cfg, struct vx_service_def *
     *defs = d;
     *n = cfg->n_services;
     return 0;
+}
+
+static enum vx_transport_kind transport_kind_of(enum vx_cfg_transport k)
+{
+    switch (k) {
+    case VX_CFG_TRANSPORT_TCP:
+        return VX_TRANSPORT_TCP;
+    case VX_CFG_TRANSPORT_QUIC:
+        return VX_TRANSPORT_QUIC;
+    default:
+        return VX_TRANSPORT_AUTO;
+    }
+}
+
+static const char *kind_listens(enum vx_transport_kind k)
+{
+    return k == VX_TRANSPORT_TCP ? "TCP" : k == VX_TRANSPORT_QUIC ? "QUIC/UDP" : "TCP and QUIC/UDP";
 }
 
 static enum vx_route route_of(enum vx_cfg_route r)
@@ -153,7 +172,10 @@ int vx_gateway_new(struct ev_loop *loop, const struct vx_identity *id, const str
     vx_transport_conf_defaults(&tc);
     if (cfg->limits.max_streams_per_peer)
         tc.max_streams = cfg->limits.max_streams_per_peer;
-    gw->t = vx_transport_tcp_new(loop, id, &tc);
+    if (cfg->limits.handshake_timeout_ms)
+        tc.handshake_timeout_ms = (uint32_t)cfg->limits.handshake_timeout_ms;
+    gw->kind = transport_kind_of(cfg->transport);
+    gw->t = vx_transport_new_for(gw->kind, loop, id, &tc);
     gw->svcs = vx_services_new(loop);
     vx_transport_set_accept(gw->t, vx_services_accept, gw->svcs);
     gw->path = vx_path_new(loop, gw->t);
@@ -167,7 +189,7 @@ int vx_gateway_new(struct ev_loop *loop, const struct vx_identity *id, const str
             r = VX_ERR_SYS;
             goto fail;
         }
-        log_info(LD_NET, "listening for peers on %s (TCP)", a);
+        log_info(LD_NET, "listening for peers on %s (%s)", a, kind_listens(gw->kind));
     }
     if (cfg->socks_enabled) {
         vx_addr_format((const struct sockaddr *)&cfg->socks.ss, cfg->socks.len, a, sizeof(a));

@@ -54,3 +54,16 @@ check_PROGRAMS += tests/fuzz/fuzz_hsaddr
 tests_fuzz_fuzz_hsaddr_SOURCES = tests/fuzz/fuzz_hsaddr.c tests/fuzz/driver.c
 tests_fuzz_fuzz_hsaddr_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/hsaddr"'
 TESTS += tests/fuzz/fuzz_hsaddr
+
+# --- hidden services over circuits (issue 7) ---
+libvx6_a_SOURCES += src/hidden/hsconn.c src/hidden/hsconn.h
+check_PROGRAMS += tests/unit/test_hsconn
+tests_unit_test_hsconn_SOURCES = tests/unit/test_hsconn.c
+tests_unit_test_hsconn_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_hsconn_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_hsconn
+# Test helper: one hidden-service-capable node per process (tests/net/hidden.sh, tests/bench/hidden.sh).
+check_PROGRAMS += tests/tools/vx6-hs-node
+tests_tools_vx6_hs_node_SOURCES = tests/tools/vx6-hs-node.c
+TESTS += tests/net/hidden.sh
+EXTRA_DIST += tests/net/hidden.sh tests/bench/hidden.sh

@@ -90,6 +90,27 @@ http_err "clearnet refused" example.com 403
 socks_err "no node at that address" web.$NOBODY.ipv6.vx6 0x04 5
 socks_err "hidden address (not yet)" abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.vx6 0xf0
 
+# The control socket: published services, forwards made at run time.
+if [ "$(basename "$(vx_node_bin)")" = vx6d ]; then
+    out=$(vx_ctl a services)
+    check "vx6 services lists web and its target" has "$out" "127.0.0.1:8080"
+    out=$(vx_ctl a services --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')
+    check "vx6 services --json is JSON" test "$out" = web
+    out=$(vx_ctl b connect "web.$A.ipv6.vx6:80" --listen 127.0.0.1:8082)
+    check "vx6 connect adds a forward" has "$out" "127.0.0.1:8082"
+    out=$(nsx 2 curl -s -m 10 http://127.0.0.1:8082/)
+    check "the runtime forward gets the page" has "$out" "hello from node A"
+    out=$(vx_ctl b forwards)
+    check "vx6 forwards shows it" has "$out" "(vx6 connect)"
+    vx_ctl b connect "web.$A.ipv6.vx6:80" --listen 127.0.0.1:8082 >/dev/null 2>&1
+    check "a second forward on the same address is refused" test $? -ne 0
+    vx_ctl b disconnect 127.0.0.1:8082 >/dev/null
+    out=$(nsx 2 curl -s -m 3 http://127.0.0.1:8082/ 2>&1)
+    check "after disconnect nothing listens there" test -z "$out"
+    out=$(vx_ctl b status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["sessions"])')
+    check "vx6 status counts the session" test "${out:-0}" -ge 1
+fi
+
 # The connections are all gone from node B afterwards: a fresh request works.
 out=$(nsx 2 curl -s -m 10 --socks5-hostname 127.0.0.1:1080 "$URL")
 check "still serving after the errors" has "$out" "hello from node A"

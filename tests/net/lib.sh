@@ -86,8 +86,14 @@ vx_node_bin() {
     if [ -n "${VX6_NODE_BIN:-}" ]; then
         echo "$VX6_NODE_BIN"
     else
-        echo "$VX_BLD/tests/tools/vx6-gw-node"
+        echo "$VX_BLD/vx6d"
     fi
+}
+
+# vx_ctl NAME ARGS...: the vx6 CLI against node NAME's control socket.
+vx_ctl() {
+    local name=$1; shift
+    "$VX_BLD/vx6" -s "$VX_TMP/$name.sock" "$@"
 }
 
 vx_bg() {
@@ -106,20 +112,32 @@ vx_wait_tcp() { # NS HOST PORT
     return 1
 }
 
-# vx_node NS NAME: config on stdin.  Sets NODE_PID_<NAME>.
+# vx_node NS NAME: config on stdin.  Sets NODE_PID_<NAME>.  Runs vx6d (or
+# VX6_NODE_BIN, a test node that takes the config as its argument and
+# prints "ready") and waits until it answers.
 vx_node() {
     local ns=$1 name=$2 bin
     bin=$(vx_node_bin)
     mkdir -p "$VX_TMP/$name.d"
     { echo "data_dir: $VX_TMP/$name.d"; echo "control_socket: $VX_TMP/$name.sock"; cat; } \
         >"$VX_TMP/$name.yaml"
-    ip netns exec "$VXP-$ns" "$bin" "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" 2>"$VX_TMP/$name.log" &
+    if [ "$(basename "$bin")" = vx6d ]; then
+        ip netns exec "$VXP-$ns" "$bin" -c "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" \
+            2>"$VX_TMP/$name.log" &
+    else
+        ip netns exec "$VXP-$ns" "$bin" "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" \
+            2>"$VX_TMP/$name.log" &
+    fi
     local pid=$!
     VX_PIDS+=($pid)
     eval "NODE_PID_$name=$pid"
     local i
     for i in $(seq 1 100); do
-        grep -q ready "$VX_TMP/$name.out" 2>/dev/null && return 0
+        if [ "$(basename "$bin")" = vx6d ]; then
+            vx_ctl "$name" status >/dev/null 2>&1 && return 0
+        else
+            grep -q ready "$VX_TMP/$name.out" 2>/dev/null && return 0
+        fi
         kill -0 $pid 2>/dev/null || break
         sleep 0.05
     done
