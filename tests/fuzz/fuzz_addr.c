@@ -4,7 +4,9 @@
  * The first input byte picks the vx_addr_parse() flags; the rest is the
  * text.  Whatever parses must format within VX_ADDR_STRLEN and parse back to
  * an equal address; a failure must say why.  The raw bytes are also
- * formatted as a sockaddr, as for a peer address from the kernel.
+ * formatted as a sockaddr, as for a peer address from the kernel, and
+ * whatever parses must survive vx_addr_map() and the raw (version, ip,
+ * port) form of the wire codecs.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,6 +49,24 @@ static void check_round_trip(const struct sockaddr_storage *ss, socklen_t len, u
     vx_addr_unmap(&back, &blen);
     if (vx_addr_cmp((const struct sockaddr *)ss, (const struct sockaddr *)&back) != 0 ||
         vx_addr_port((const struct sockaddr *)&back) != vx_addr_port((const struct sockaddr *)ss))
+        abort();
+    back = *ss;
+    blen = len;
+    vx_addr_map(&back, &blen);
+    if (back.ss_family != AF_INET6 || blen != sizeof(struct sockaddr_in6) ||
+        vx_addr_cmp((const struct sockaddr *)ss, (const struct sockaddr *)&back) != 0)
+        abort();
+
+    /* the raw form of the wire codecs: no zone */
+    uint8_t raw[16];
+    uint16_t port = 0;
+    int v = vx_addr_to_ip((const struct sockaddr *)ss, len, raw, &port);
+    struct sockaddr_storage nozone = *ss;
+    if (nozone.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&nozone)->sin6_scope_id = 0;
+    if ((v != 4 && v != 6) || port != vx_addr_port((const struct sockaddr *)ss) ||
+        vx_addr_from_ip(&back, &blen, v, raw, port) != 0 ||
+        vx_addr_cmp((const struct sockaddr *)&nozone, (const struct sockaddr *)&back) != 0)
         abort();
     (void)vx_addr_is_loopback((const struct sockaddr *)ss);
     (void)vx_addr_is_any((const struct sockaddr *)ss);
