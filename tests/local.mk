@@ -11,7 +11,7 @@ EXTRA_DIST += tests/fuzz/corpus
 # variables): `make fuzz` builds them into tests/fuzz/libfuzzer/, `make
 # fuzz-run FUZZ_SECONDS=N` runs each for N seconds over a copy of its seed
 # corpus and keeps crashing inputs in tests/fuzz/crashes/.
-EXTRA_DIST += tests/fuzz/libfuzzer.mk tests/fuzz/run-libfuzzer.sh
+EXTRA_DIST += tests/fuzz/libfuzzer.mk tests/fuzz/run-libfuzzer.sh tests/fuzz/config.dict
 FUZZ_SECONDS = 10
 if ENABLE_FUZZING
 # In steps: generated headers (BUILT_SOURCES, made only by all/check) before

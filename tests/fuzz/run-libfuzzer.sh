@@ -2,7 +2,8 @@
 # run-libfuzzer.sh SECONDS CRASHDIR BINARY=CORPUS...
 #
 # Runs each libFuzzer binary for SECONDS over a temporary copy of its seed
-# corpus (the repository's corpus is never written to).  A crash, leak,
+# corpus (the repository's corpus is never written to), with the dictionary
+# tests/fuzz/<name>.dict when there is one.  A crash, leak,
 # sanitizer report or timeout fails the run; the offending input is kept as
 # CRASHDIR/<target>-<crash-...> with the fuzzer's log next to it.
 set -u
@@ -31,9 +32,14 @@ for spec in "$@"; do
         echo "$name: no seed corpus at $corpus, starting empty"
     fi
     nseeds=$(find "$work/$name/corpus" -type f | wc -l)
-    echo "$name: fuzzing for ${secs}s from $nseeds seeds"
+    # tests/fuzz/<target without fuzz_>.dict, next to the corpus directory
+    dict=$(dirname "$(dirname "$corpus")")/${name#fuzz_}.dict
+    dictopt=()
+    [ -f "$dict" ] && dictopt=(-dict="$dict")
+    echo "$name: fuzzing for ${secs}s from $nseeds seeds${dictopt:+ with $(basename "$dict")}"
     "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$work/$name/artifacts/" "$work/$name/corpus" >"$work/$name/log" 2>&1
+        "${dictopt[@]}" -artifact_prefix="$work/$name/artifacts/" "$work/$name/corpus" \
+        >"$work/$name/log" 2>&1
     rc=$?
     grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$work/$name/log" |
         sed "s/^/  $name: /"
