@@ -7,6 +7,7 @@
  * on failure the error response.  Invariants are checked with abort().
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,43 @@
 #include "lib/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What goes to the origin must be one well-formed request head, exactly n
+ * bytes, with the same method and one Host: the client's authority. */
+static void reparse(const struct vx_http_req *q, const char *head, size_t n)
+{
+    static struct vx_http h2;
+    const struct vx_http_req *q2;
+    const char *host;
+    size_t used = 0, hl;
+    int rc;
+
+    vx_http_init(&h2);
+    rc = vx_http_feed(&h2, head, n, &used);
+    if (rc == VX_ERR_TOOBIG)
+        return; /* the added Host and Connection fields can overflow the limits */
+    if (rc != VX_HTTP_REQUEST || used != n || !(q2 = vx_http_request(&h2)))
+        abort();
+    if (q2->method != q->method || q2->http_minor != q->http_minor ||
+        (q2->kind != VX_HTTP_LOCAL && q2->kind != VX_HTTP_PAC))
+        abort();
+    host = vx_http_header(&h2, "Host", &hl);
+    if (!host)
+        abort();
+    /* the authority as sent: compare what parse_authority() made of it */
+    static struct vx_http h3;
+    char req[VX_HTTP_HOST_MAX + 64];
+    size_t u3;
+    int m = snprintf(req, sizeof(req), "CONNECT %.*s HTTP/1.1\r\n\r\n", (int)hl, host);
+    if (m < 0 || (size_t)m >= sizeof(req))
+        abort();
+    vx_http_init(&h3);
+    if (vx_http_feed(&h3, req, (size_t)m, &u3) == VX_HTTP_REQUEST) {
+        const struct vx_http_req *q3 = vx_http_request(&h3);
+        if (strcmp(q3->host, q->host) != 0 || (q3->port != q->port && q->port != 80))
+            abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -56,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int n = vx_http_rewrite_head(&h, out, sizeof(out));
             if (n <= 4 || memcmp(out + n - 4, "\r\n\r\n", 4) != 0)
                 abort();
+            reparse(q, out, (size_t)n);
         } else if (vx_http_rewrite_head(&h, out, sizeof(out)) != VX_ERR_INVAL) {
             abort();
         }
