@@ -2103,18 +2103,28 @@ const struct vx_cfg_service *vx_config_find_service(const struct vx_config *cfg,
 /* ------------------------------------------------------------------------ */
 /* Dump                                                                       */
 
-/* A YAML double-quoted string. */
+/* A YAML double-quoted string.  Escaped: besides '"', '\\' and the C0
+ * controls, what YAML does not take raw (the strings are UTF-8: libyaml
+ * checked the input): U+0080..U+009F, among them NEL (U+0085), which YAML
+ * folds as a line break, and the non-characters U+FFFE and U+FFFF. */
 static void put_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
+        unsigned char ch = (unsigned char)s[0], c1 = (unsigned char)s[1];
+        if (ch == '"' || ch == '\\') {
             fprintf(f, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
+        } else if (ch < 0x20 || ch == 0x7f) {
             fprintf(f, "\\x%02x", ch);
-        else
+        } else if (ch == 0xc2 && c1 >= 0x80 && c1 <= 0x9f) {
+            fprintf(f, "\\x%02x", c1);
+            s++;
+        } else if (ch == 0xef && c1 == 0xbf && ((unsigned char)s[2] & 0xfe) == 0xbe) {
+            fprintf(f, "\\u%04X", 0xffc0u | ((unsigned char)s[2] & 0x3fu));
+            s += 2;
+        } else {
             fputc(ch, f);
+        }
     }
     fputc('"', f);
 }
