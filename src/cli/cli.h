@@ -45,5 +45,11 @@ int cmd_loglevel(struct cli *g, int argc, char **argv);
 int cmd_reload(struct cli *g, int argc, char **argv);
 int cmd_stop(struct cli *g, int argc, char **argv);
 int cmd_hidden(struct cli *g, int argc, char **argv);
+/* disco_cmds.c */
+int cmd_resolve(struct cli *g, int argc, char **argv);
+int cmd_trust(struct cli *g, int argc, char **argv);
+int cmd_peers(struct cli *g, int argc, char **argv);
+int cmd_publish(struct cli *g, int argc, char **argv); /* also unpublish */
+int cmd_alias(struct cli *g, int argc, char **argv);
 
 #endif

@@ -39,3 +39,14 @@ sbin_PROGRAMS += vx6d
 vx6d_SOURCES = src/daemon/vx6d.c
 TESTS += tests/net/daemon_basic.sh
 EXTRA_DIST += tests/net/daemon_basic.sh
+
+# --- discovery (disco branch): registry + DHT module, netlink address watcher ---
+libvx6_a_SOURCES += src/daemon/discovery.c src/daemon/discovery.h \
+	src/daemon/netwatch.c src/daemon/netwatch.h
+check_PROGRAMS += tests/unit/test_discovery
+tests_unit_test_discovery_SOURCES = tests/unit/test_discovery.c
+tests_unit_test_discovery_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_discovery_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_discovery
+TESTS += tests/net/discovery.sh tests/net/addr_change.sh
+EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh

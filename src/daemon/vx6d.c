@@ -1,6 +1,7 @@
 /* vx6d.c — the VX6 node daemon's main(): options, config, then the core. */
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/discovery.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -146,6 +147,8 @@ int main(int argc, char **argv)
     d = vx_daemon_new(cfg, used_path, debug ? "debug" : NULL);
     /* Modules plug in here, one per slot, as they are built:
      * vx_daemon_set_module(d, VX_SLOT_TRANSPORT, ...). */
+    /* discovery: registry + DHT, own records, USER.SERVICE resolution */
+    vx_daemon_set_module(d, VX_SLOT_DHT, &vx_discovery_module, vx_discovery_new());
     rc = vx_daemon_start(d);
     if (rc == 0)
         vx_daemon_run(d);
