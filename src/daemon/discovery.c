@@ -294,7 +294,7 @@ static int publish_endpoints(struct vx_discovery *ds, int log_change)
         else
             log_info(LD_DHT, "advertising endpoint %s (%s)", a, transports_name(eps[i].transports));
     }
-    rc = vx_dht_set_endpoints(ds->dht, eps, n, ds->lifetime_s);
+    rc = vx_dht_set_endpoints(ds->dht, eps, n, VX_DISCO_LIFETIME_S);
     if (rc < 0) {
         log_warn(LD_DHT, "cannot publish this node's record: %s", vx_strerror(rc));
         return rc;
@@ -469,8 +469,11 @@ static void sync_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     vx_dht_conf_default(&conf);
     vx_dht_foreach_peer(ds->dht, sync_collect, &sc);
-    if (sc.contacts < conf.core.k)
-        vx_dht_bootstrap(ds->dht, NULL, 0); /* re-add registry peers */
+    if (sc.contacts < conf.core.k) {
+        const struct vx_registry_peer *best[1];
+        if (vx_registry_best_peers(ds->reg, vx_time_unix(), best, 1) > 0)
+            vx_dht_bootstrap(ds->dht, NULL, 0); /* re-add registry peers */
+    }
     for (size_t i = 0; i < sc.n; i++)
         vx_dht_find_node(ds->dht, sc.ids[i], sync_fetched, NULL);
 }
@@ -933,16 +936,13 @@ static void resolve_done(void *ctx, int err, const struct vx_disco_result *res)
         memcpy(rq->offered, res->user_key, VX_PK_LEN);
     if (err < 0) {
         if (err == VX_ERR_KEYCHANGED) {
-            const struct vx_registry_pin *pin = vx_registry_pin_get(rq->ds->reg, rq->user);
-            char pinned[2 * VX_PK_LEN + 1] = "?", offered[2 * VX_PK_LEN + 1];
-            if (pin)
-                hex(pin->pk, VX_PK_LEN, pinned);
+            char offered[2 * VX_PK_LEN + 1];
             hex(rq->offered, VX_PK_LEN, offered);
+            /* short enough for one status line; the pinned key is logged */
             vx_ctl_reply_error(r, err,
-                               "%s.%s.vx6: KEY CHANGED: user %s is pinned to key %s but the "
-                               "network now offers key %s. If the change is expected, accept "
-                               "it with: vx6 trust %s %s",
-                               rq->user, rq->service, rq->user, pinned, offered, rq->user, offered);
+                               "%s.%s.vx6: KEY CHANGED: %s is pinned to another key. If the "
+                               "change is expected: vx6 trust %s %s",
+                               rq->user, rq->service, rq->user, rq->user, offered);
         } else if (err == VX_ERR_NOTFOUND)
             vx_ctl_reply_error(r, err, "%s.%s.vx6: no record found (no such user or service)",
                                rq->user, rq->service);
@@ -954,7 +954,7 @@ static void resolve_done(void *ctx, int err, const struct vx_disco_result *res)
     }
     vx_node_id_to_str(res->node_id, node, sizeof(node));
     hex(res->user_key, VX_PK_LEN, pk);
-    pin_state = res->pin == VX_PIN_NEW ? "pinned now (first use)" : "pinned";
+    pin_state = res->pin == VX_PIN_NEW ? "pinned now, first use" : "pinned";
     if (vx_ctl_reply_is_json(r)) {
         struct vx_json *j = vx_ctl_reply_json(r);
         vx_json_obj_begin(j);
