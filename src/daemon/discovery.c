@@ -124,11 +124,11 @@ static void format_endpoint(const struct vx_endpoint *ep, char *out, size_t cap)
 static const char *transports_name(uint8_t t)
 {
     switch (t) {
-    case VX_TRANSPORT_TCP:
+    case VX_REC_TRANSPORT_TCP:
         return "tcp";
-    case VX_TRANSPORT_QUIC:
+    case VX_REC_TRANSPORT_QUIC:
         return "quic";
-    case VX_TRANSPORT_TCP | VX_TRANSPORT_QUIC:
+    case VX_REC_TRANSPORT_TCP | VX_REC_TRANSPORT_QUIC:
         return "tcp,quic";
     default:
         return "?";
@@ -139,11 +139,11 @@ static uint8_t cfg_transports(const struct vx_config *cfg)
 {
     switch (cfg->transport) {
     case VX_CFG_TRANSPORT_TCP:
-        return VX_TRANSPORT_TCP;
+        return VX_REC_TRANSPORT_TCP;
     case VX_CFG_TRANSPORT_QUIC:
-        return VX_TRANSPORT_QUIC;
+        return VX_REC_TRANSPORT_QUIC;
     default:
-        return VX_TRANSPORT_TCP | VX_TRANSPORT_QUIC;
+        return VX_REC_TRANSPORT_TCP | VX_REC_TRANSPORT_QUIC;
     }
 }
 

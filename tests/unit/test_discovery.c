@@ -50,18 +50,18 @@ static void test_local_endpoints_explicit(void **state)
     assert_int_equal(vx_addr_parse("[2001:db8::5]:4242", 0, &l[1].ss, &l[1].len), 0);
     assert_int_equal(vx_addr_parse("[2001:db8::5]:4242", 0, &l[2].ss, &l[2].len), 0);
     assert_int_equal(vx_addr_parse("[::ffff:198.51.100.1]:5000", 0, &l[3].ss, &l[3].len), 0);
-    n = vx_discovery_local_endpoints(l, 4, VX_TRANSPORT_TCP, eps, 8);
+    n = vx_discovery_local_endpoints(l, 4, VX_REC_TRANSPORT_TCP, eps, 8);
     assert_int_equal(n, 3);             /* duplicate dropped */
     assert_int_equal(eps[0].family, 6); /* IPv6 first */
     assert_int_equal(eps[0].port, 4242);
-    assert_int_equal(eps[0].transports, VX_TRANSPORT_TCP);
+    assert_int_equal(eps[0].transports, VX_REC_TRANSPORT_TCP);
     assert_int_equal(eps[1].family, 4);
     assert_int_equal(eps[1].addr[0], 192);
     assert_int_equal(eps[2].family, 4);
     assert_int_equal(eps[2].addr[0], 198);
     assert_int_equal(eps[2].port, 5000);
     /* capacity is respected */
-    n = vx_discovery_local_endpoints(l, 4, VX_TRANSPORT_TCP, eps, 1);
+    n = vx_discovery_local_endpoints(l, 4, VX_REC_TRANSPORT_TCP, eps, 1);
     assert_int_equal(n, 1);
 }
 
@@ -157,7 +157,7 @@ static int setup(void **state)
     assert_int_equal(vx_dht_local_addr(f->bob_dht, &ss, &sl), 0);
     {
         struct vx_endpoint ep = {.family = 6,
-                                 .transports = VX_TRANSPORT_TCP,
+                                 .transports = VX_REC_TRANSPORT_TCP,
                                  .port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)};
         ep.addr[15] = 1;
         assert_int_equal(vx_dht_set_endpoints(f->bob_dht, &ep, 1, 3600), 0);
