@@ -577,12 +577,13 @@ static int ask_node(struct vx_disco_lookup *lk)
 {
     const struct vx_registry_peer *p;
     lk->stage = LK_NODE;
-    if (lk->flags & VX_DISCO_FRESH) {
-        /* a dial to the cached endpoint failed: drop the cached copy */
-        p = vx_registry_peer_get(lk->ds->reg, lk->res.node_id);
-        if (p)
-            vx_registry_peer_remove(lk->ds->reg, lk->res.node_id);
-    }
+    p = vx_registry_peer_get(lk->ds->reg, lk->res.node_id);
+    /* Drop the cached copy when asked to (a dial to it failed), or when
+     * the peer stopped answering at it: the network may know newer
+     * endpoints (a moved node republishes with a higher sequence). */
+    if (p && ((lk->flags & VX_DISCO_FRESH) ||
+              (p->failures > 0 && p->last_seen + VX_DISCO_STALE_S < vx_time_unix())))
+        vx_registry_peer_remove(lk->ds->reg, lk->res.node_id);
     return lookup_ask(lk, lk->res.node_id, NULL);
 }
 
@@ -1386,6 +1387,9 @@ static int disco_start(struct vx_daemon *d, void *arg)
                    "cannot watch for address changes (%s): the node record follows "
                    "only restarts and reloads",
                    strerror(errno));
+
+    if (ds->alias_fn) /* a path attached before we started */
+        ds->alias_fn(ds->alias_arg);
 
     ev_timer_init(&ds->save_timer, save_cb, VX_DISCO_SAVE_S, VX_DISCO_SAVE_S);
     ds->save_timer.data = ds;

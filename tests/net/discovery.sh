@@ -45,11 +45,8 @@ resolves_to() { # NAME ID: resolve alice.web.vx6 --json shows node ID
         echo "$out" | dl_json '["endpoints"][0]["address"]' | grep -q "fd00:1::1"
 }
 
-HAVE_SOCKS=0
-dl_vx6 n2 status --json | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-sys.exit(0 if any(l["role"]=="socks" and l["active"] for l in d["listeners"]) else 1)' &&
-    HAVE_SOCKS=1
+HAVE_SOCKS=0 # vx6d with the SOCKS front-end (the gateway module)?
+nsx 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/1080' 2>/dev/null && HAVE_SOCKS=1
 
 fetch() { # K
     nsx "$1" curl -s --max-time 10 --socks5-hostname 127.0.0.1:1080 http://alice.web.vx6/ |
