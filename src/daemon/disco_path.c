@@ -1,12 +1,16 @@
 /* disco_path.c — struct vx_path_resolver on the discovery module. */
 #include "daemon/disco_path.h"
 
+#include <ev.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/gateway.h"
+#include "dht/dhtmsg.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "transport/auto.h"
+#include "transport/quic.h"
 
 struct wrap {
     struct vx_discovery *ds;
@@ -18,6 +22,7 @@ struct wrap {
 struct attach {
     struct vx_path *p;
     struct vx_transport *t;
+    struct vx_transport *quic; /* whose UDP socket the DHT shares, or NULL */
 };
 
 /* One attachment per discovery instance (vx6d has one path). */
@@ -134,10 +139,38 @@ static void rebind(void *arg)
         log_info(LD_NET, "migrated %d QUIC connection%s to the new address", n, n == 1 ? "" : "s");
 }
 
+/* DHT datagrams arrive inside the QUIC transport's receive loop; they are
+ * queued and handled from the event loop afterwards, so that whatever the
+ * DHT does in answer (lookups completing, paths opening QUIC connections)
+ * never runs inside that loop. */
+#define DGRAM_QUEUE 256
+struct dgram {
+    struct sockaddr_storage from;
+    socklen_t fromlen;
+    uint16_t len;
+    uint8_t data[VX_DHTMSG_MAX];
+};
+static struct {
+    struct vx_dht *dht;
+    struct dgram *q;
+    size_t head, n;
+    ev_idle idle;
+    struct ev_loop *loop;
+    uint64_t dropped;
+} dq;
+
 void vx_discovery_attach_path(struct vx_discovery *ds, struct vx_path *p, struct vx_transport *t)
 {
     if (!p) {
         if (attached.ds == ds) {
+            if (attached.a.quic) {
+                vx_transport_quic_set_foreign(attached.a.quic, NULL, NULL);
+                ev_idle_stop(dq.loop, &dq.idle);
+                free(dq.q);
+                memset(&dq, 0, sizeof(dq));
+            }
+            if (attached.a.p)
+                vx_path_set_resolver(attached.a.p, NULL, NULL);
             memset(&attached, 0, sizeof(attached));
             vx_discovery_set_alias_hook(ds, NULL, NULL);
             vx_discovery_set_rebind_hook(ds, NULL, NULL);
@@ -152,4 +185,70 @@ void vx_discovery_attach_path(struct vx_discovery *ds, struct vx_path *p, struct
     vx_discovery_set_rebind_hook(ds, rebind, ds);
     if (vx_discovery_registry(ds))
         vx_discovery_apply_aliases(ds);
+}
+
+/* ---- the gateway module ------------------------------------------------ */
+
+static void dgram_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    while (dq.n) {
+        struct dgram *g = &dq.q[dq.head];
+        dq.head = (dq.head + 1) % DGRAM_QUEUE;
+        dq.n--;
+        vx_dht_input(dq.dht, g->data, g->len, (struct sockaddr *)&g->from, g->fromlen);
+    }
+    ev_idle_stop(loop, w);
+}
+
+static void dht_datagram(const uint8_t *data, size_t len, const struct sockaddr *from,
+                         socklen_t fromlen, void *arg)
+{
+    struct dgram *g;
+    (void)arg;
+    if (!vx_dhtmsg_is_dht(data, len) || len > VX_DHTMSG_MAX || fromlen > sizeof(g->from))
+        return;
+    if (dq.n == DGRAM_QUEUE) {
+        dq.dropped++;
+        return;
+    }
+    g = &dq.q[(dq.head + dq.n++) % DGRAM_QUEUE];
+    memcpy(&g->from, from, fromlen);
+    g->fromlen = fromlen;
+    g->len = (uint16_t)len;
+    memcpy(g->data, data, len);
+    ev_idle_start(dq.loop, &dq.idle);
+}
+
+static void gateway_start_hook(struct vx_discovery *ds, struct vx_dht *dht, void *arg)
+{
+    struct vx_gateway *gw = vx_gatewaymod_gateway(arg);
+    struct vx_transport *t, *q;
+    int fd;
+
+    if (!gw)
+        return;
+    t = vx_gateway_transport(gw);
+    vx_discovery_attach_path(ds, vx_gateway_path(gw), t);
+    /* QUIC owns the node's UDP port: the DHT sends from it and gets the
+     * datagrams that are not QUIC. */
+    q = t ? vx_transport_auto_carrier(t, VX_TRANSPORT_QUIC) : NULL;
+    fd = q ? vx_transport_quic_udp_fd(q) : -1;
+    if (fd >= 0 && vx_dht_attach_fd(dht, fd) == 0) {
+        if (!dq.q) {
+            dq.q = calloc(DGRAM_QUEUE, sizeof(*dq.q));
+            if (!dq.q)
+                abort();
+        }
+        dq.dht = dht;
+        dq.loop = vx_discovery_loop(ds);
+        ev_idle_init(&dq.idle, dgram_idle_cb);
+        if (vx_transport_quic_set_foreign(q, dht_datagram, dht) == 0)
+            attached.a.quic = q;
+    }
+}
+
+void vx_discovery_use_gateway(struct vx_discovery *ds, struct vx_gatewaymod *m)
+{
+    vx_discovery_set_start_hook(ds, gateway_start_hook, m);
 }

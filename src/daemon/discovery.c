@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/disco_path.h"
 #include "daemon/netwatch.h"
 #include "front/name.h"
 #include "lib/base32.h"
@@ -56,6 +57,8 @@ struct vx_discovery {
     void *rebind_arg;
     void (*alias_fn)(void *);
     void *alias_arg;
+    void (*start_fn)(struct vx_discovery *, struct vx_dht *, void *);
+    void *start_arg;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -832,6 +835,14 @@ void vx_discovery_set_alias_hook(struct vx_discovery *ds, void (*fn)(void *arg),
     ds->alias_arg = arg;
 }
 
+void vx_discovery_set_start_hook(struct vx_discovery *ds,
+                                 void (*fn)(struct vx_discovery *ds, struct vx_dht *dht, void *arg),
+                                 void *arg)
+{
+    ds->start_fn = fn;
+    ds->start_arg = arg;
+}
+
 void vx_discovery_set_rebind_hook(struct vx_discovery *ds, void (*fn)(void *arg), void *arg)
 {
     ds->rebind_fn = fn;
@@ -841,6 +852,11 @@ void vx_discovery_set_rebind_hook(struct vx_discovery *ds, void (*fn)(void *arg)
 struct vx_dht *vx_discovery_dht(const struct vx_discovery *ds)
 {
     return ds->running ? ds->dht : NULL;
+}
+
+struct ev_loop *vx_discovery_loop(const struct vx_discovery *ds)
+{
+    return ds->loop;
 }
 
 struct vx_registry *vx_discovery_registry(const struct vx_discovery *ds)
@@ -1354,18 +1370,27 @@ static int disco_start(struct vx_daemon *d, void *arg)
         conf.core.prefix_limit = (unsigned)strtoul(env, NULL, 10);
     conf.core.lookup_timeout_ms = VX_DISCO_RESOLVE_MS / 3;
     ds->dht = vx_dht_new(ds->loop, ds->id, ds->reg, &conf);
-    if (cfg->n_listen) {
+    if (ds->start_fn)
+        ds->start_fn(ds, ds->dht, ds->start_arg);
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl;
         char a[VX_ADDR_STRLEN];
-        vx_addr_format((const struct sockaddr *)&cfg->listen[0].ss, cfg->listen[0].len, a,
-                       sizeof(a));
-        rc = vx_dht_listen(ds->dht, (const struct sockaddr *)&cfg->listen[0].ss,
-                           cfg->listen[0].len);
-        if (rc < 0) {
-            log_err(LD_DHT, "cannot open the DHT's UDP socket on %s: %s", a,
-                    rc == VX_ERR_SYS ? strerror(errno) : vx_strerror(rc));
-            return rc;
+        if (vx_dht_local_addr(ds->dht, &ss, &sl) == 0) {
+            vx_addr_format((struct sockaddr *)&ss, sl, a, sizeof(a));
+            log_info(LD_DHT, "DHT shares the QUIC socket on %s (UDP)", a);
+        } else if (cfg->n_listen) {
+            vx_addr_format((const struct sockaddr *)&cfg->listen[0].ss, cfg->listen[0].len, a,
+                           sizeof(a));
+            rc = vx_dht_listen(ds->dht, (const struct sockaddr *)&cfg->listen[0].ss,
+                               cfg->listen[0].len);
+            if (rc < 0) {
+                log_err(LD_DHT, "cannot open the DHT's UDP socket on %s: %s", a,
+                        rc == VX_ERR_SYS ? strerror(errno) : vx_strerror(rc));
+                return rc;
+            }
+            log_info(LD_DHT, "DHT listening on %s (UDP)", a);
         }
-        log_info(LD_DHT, "DHT listening on %s (UDP)", a);
     }
     ds->running = 1;
 
@@ -1453,6 +1478,7 @@ static void disco_free(void *arg)
         for (size_t i = 0; i < sizeof(disco_cmds) / sizeof(disco_cmds[0]); i++)
             vx_control_unregister(vx_daemon_control(ds->d), disco_cmds[i].name);
     }
+    vx_discovery_attach_path(ds, NULL, NULL); /* the path and QUIC outlive us */
     vx_netwatch_free(ds->nw);
     if (ds->loop) {
         ev_timer_stop(ds->loop, &ds->save_timer);

@@ -63,6 +63,8 @@ struct vx_discovery *vx_discovery_new(void);
 /* For other modules (hidden services, path): NULL before start. */
 struct vx_dht *vx_discovery_dht(const struct vx_discovery *ds);
 struct vx_registry *vx_discovery_registry(const struct vx_discovery *ds);
+/* The daemon's loop (set once the module starts). */
+struct ev_loop *vx_discovery_loop(const struct vx_discovery *ds);
 
 /* What a resolution found. */
 enum vx_pin_state {
@@ -109,6 +111,14 @@ void vx_discovery_endpoint_failed(struct vx_discovery *ds, const uint8_t node_id
 /* Republish the NODE record now (the netwatch calls this when the host's
  * addresses changed).  0 or an error from vx_dht_set_endpoints(). */
 int vx_discovery_refresh_endpoints(struct vx_discovery *ds);
+
+/* fn(ds, dht, arg) runs during the module's start, after the DHT exists and
+ * before it opens its own UDP socket: it may give the DHT a shared socket
+ * with vx_dht_attach_fd() (QUIC on the node port) and wire modules of lower
+ * slots (see disco_path.h).  Set before vx_daemon_start(). */
+void vx_discovery_set_start_hook(struct vx_discovery *ds,
+                                 void (*fn)(struct vx_discovery *ds, struct vx_dht *dht, void *arg),
+                                 void *arg);
 
 /* Called after the NODE record was republished because addresses changed
  * (the transport's QUIC rebind).  fn may be NULL. */

@@ -40,8 +40,19 @@ vx6d_SOURCES = src/daemon/vx6d.c
 TESTS += tests/net/daemon_basic.sh
 EXTRA_DIST += tests/net/daemon_basic.sh
 
+# --- gateway (issue 5): transport + services + path + front from a config ---
+libvx6_a_SOURCES += src/daemon/gateway.c src/daemon/gateway.h
+# A node made of the gateway alone, for the tests/net scripts.
+check_PROGRAMS += tests/tools/vx6-gw-node
+tests_tools_vx6_gw_node_SOURCES = tests/tools/vx6-gw-node.c
+TESTS += tests/net/gateway_direct.sh
+EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py
+
+# --- gateway modules in vx6d (gatewaymod.c) ---
+libvx6_a_SOURCES += src/daemon/gatewaymod.c src/daemon/gatewaymod.h
 # --- discovery (disco branch): registry + DHT module, netlink address watcher ---
 libvx6_a_SOURCES += src/daemon/discovery.c src/daemon/discovery.h \
+	src/daemon/disco_path.c src/daemon/disco_path.h \
 	src/daemon/netwatch.c src/daemon/netwatch.h
 check_PROGRAMS += tests/unit/test_discovery
 tests_unit_test_discovery_SOURCES = tests/unit/test_discovery.c

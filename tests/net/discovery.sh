@@ -24,7 +24,8 @@ node_conf() { # K [bootstrap...]
     local k=$1 b
     shift
     echo "listen: [\"[::]:4242\"]"
-    echo "log_level: info"
+    echo "log_level: ${LOGSPEC:-info}"
+    echo "transport: ${VX6_TEST_TRANSPORT:-tcp}"
     if [ $# -gt 0 ]; then
         echo "bootstrap:"
         for b in "$@"; do echo "  - \"[$(dl_addr "$b")]:4242\""; done
