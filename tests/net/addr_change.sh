@@ -19,7 +19,7 @@ dl_bg 1 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$DL_TMP/www"
 conf() { # bootstrap node or ""
     echo 'listen: ["[::]:4242"]'
     echo "log_level: info"
-    echo "transport: ${VX6_TEST_TRANSPORT:-tcp}"
+    [ -n "${VX6_TEST_TRANSPORT:-}" ] && echo "transport: $VX6_TEST_TRANSPORT"
     [ -n "$1" ] && printf 'bootstrap:\n  - "[%s]:4242"\n' "$(dl_addr "$1")"
     return 0
 }

@@ -25,7 +25,7 @@ node_conf() { # K [bootstrap...]
     shift
     echo "listen: [\"[::]:4242\"]"
     echo "log_level: ${LOGSPEC:-info}"
-    echo "transport: ${VX6_TEST_TRANSPORT:-tcp}"
+    [ -n "${VX6_TEST_TRANSPORT:-}" ] && echo "transport: $VX6_TEST_TRANSPORT"
     if [ $# -gt 0 ]; then
         echo "bootstrap:"
         for b in "$@"; do echo "  - \"[$(dl_addr "$b")]:4242\""; done
