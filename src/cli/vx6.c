@@ -28,6 +28,12 @@ static const struct {
         {"forwards", cmd_forwards, "local forwarded ports"},
         {"connect", cmd_connect, "forward a local port to a vx6 name (--listen ADDR)"},
         {"disconnect", cmd_disconnect, "remove a forward made with connect"},
+        {"resolve", cmd_resolve, "look up USER.SERVICE.vx6: node, endpoints, ports, key, pin"},
+        {"trust", cmd_trust, "pin USER to KEY (accept a changed key)"},
+        {"peers", cmd_peers, "show the DHT's peers"},
+        {"publish", cmd_publish, "publish a configured service's record"},
+        {"unpublish", cmd_publish, "withdraw a configured service's record"},
+        {"alias", cmd_alias, "petnames: 'alias add NAME TARGET', 'alias list', 'alias rm NAME'"},
 };
 
 static void usage(FILE *f, const char *prog)

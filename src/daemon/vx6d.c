@@ -2,6 +2,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/gatewaymod.h"
+#include "daemon/discovery.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
     struct vx_gatewaymod *gwm = vx_gatewaymod_new();
     vx_daemon_set_module(d, VX_SLOT_TRANSPORT, &vx_gatewaymod_ops, gwm);
     vx_daemon_set_module(d, VX_SLOT_FRONT, &vx_gatewaymod_front_ops, gwm);
+    /* discovery: registry + DHT, own records, USER.SERVICE resolution */
+    vx_daemon_set_module(d, VX_SLOT_DHT, &vx_discovery_module, vx_discovery_new());
     rc = vx_daemon_start(d);
     if (rc == 0)
         vx_daemon_run(d);

@@ -1,0 +1,35 @@
+/* disco_path.h — discovery as the path layer's named-mode resolver.
+ *
+ * vx_discovery_path_resolver implements struct vx_path_resolver (path/path.h)
+ * on vx_discovery_resolve(): USER.SERVICE -> the node ID, its endpoints
+ * (IPv6 first) and how they were found.  rarg is the struct vx_discovery.
+ *
+ * The module that owns the path (the gateway) wires it once both exist:
+ *
+ *     struct vx_discovery *ds = vx_daemon_module(d, VX_SLOT_DHT);
+ *     if (ds)
+ *         vx_discovery_attach_path(ds, vx_gateway_path(gw), vx_gateway_transport(gw));
+ *
+ * and calls vx_discovery_apply_aliases(ds) after it replaced the path's
+ * alias table from a reloaded config.
+ */
+#ifndef VX6_DAEMON_DISCO_PATH_H
+#define VX6_DAEMON_DISCO_PATH_H
+
+#include "daemon/discovery.h"
+#include "path/path.h"
+#include "transport/transport.h"
+
+extern const struct vx_path_resolver vx_discovery_path_resolver;
+
+/* Set p's resolver to ds, p's aliases to the config's and the registry's
+ * (and keep them current when `vx6 alias` changes them), and make address
+ * changes rebind t (QUIC connection migration; t may be NULL).  Works
+ * before or after the discovery module started.  Undo with p == NULL
+ * before freeing the path. */
+void vx_discovery_attach_path(struct vx_discovery *ds, struct vx_path *p, struct vx_transport *t);
+/* Rebuild the attached path's alias table.  0, or VX_ERR_INVAL from
+ * vx_path_set_aliases() (a bad alias is logged and the table kept). */
+int vx_discovery_apply_aliases(struct vx_discovery *ds);
+
+#endif
