@@ -60,3 +60,6 @@ tests_unit_test_discovery_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_discovery
 TESTS += tests/net/discovery.sh tests/net/addr_change.sh
 EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh
+
+# --- relay circuits and hidden services in vx6d (paths branch) ---
+libvx6_a_SOURCES += src/daemon/pathmod.c src/daemon/pathmod.h

@@ -2,6 +2,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/gatewaymod.h"
+#include "daemon/pathmod.h"
 #include "daemon/discovery.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -154,6 +155,8 @@ int main(int argc, char **argv)
     vx_daemon_set_module(d, VX_SLOT_FRONT, &vx_gatewaymod_front_ops, gwm);
     /* discovery: registry + DHT, own records, USER.SERVICE resolution */
     vx_daemon_set_module(d, VX_SLOT_DHT, &vx_discovery_module, vx_discovery_new());
+    /* relay circuits (relay role, route relay/auto) and hidden services */
+    vx_daemon_set_module(d, VX_SLOT_PATH, &vx_pathmod_ops, vx_pathmod_new());
     rc = vx_daemon_start(d);
     if (rc == 0)
         vx_daemon_run(d);
