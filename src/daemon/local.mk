@@ -63,3 +63,5 @@ EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh
 
 # --- relay circuits and hidden services in vx6d (paths branch) ---
 libvx6_a_SOURCES += src/daemon/pathmod.c src/daemon/pathmod.h
+TESTS += tests/net/vx6d_relay.sh
+EXTRA_DIST += tests/net/vx6d_relay.sh

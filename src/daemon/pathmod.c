@@ -456,6 +456,12 @@ static int pm_start(struct vx_daemon *d, void *arg)
     vx_relay_set_services(m->relay, vx_gateway_services(m->gw));
     vx_transport_set_accept(t, dispatch, m);
     vx_path_set_relay(vx_gateway_path(m->gw), m->relay, cfg->relay_hops, key_of, m);
+    {
+        /* test knobs (vx6d(8)): route auto's direct budget and memory */
+        const char *e1 = getenv("VX6_ROUTE_DIRECT_MS"), *e2 = getenv("VX6_ROUTE_MEMORY_MS");
+        vx_path_set_auto_policy(vx_gateway_path(m->gw), e1 ? (uint32_t)strtoul(e1, NULL, 10) : 0,
+                                e2 ? (uint32_t)strtoul(e2, NULL, 10) : 0);
+    }
     /* the relay and connector go after the DHT, before the transport */
     vx_gateway_set_free_hook(m->gw, NULL, NULL);
     if (m->ds) {
