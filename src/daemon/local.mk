@@ -65,3 +65,5 @@ EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh
 libvx6_a_SOURCES += src/daemon/pathmod.c src/daemon/pathmod.h
 TESTS += tests/net/vx6d_relay.sh
 EXTRA_DIST += tests/net/vx6d_relay.sh
+TESTS += tests/net/vx6d_hidden.sh
+EXTRA_DIST += tests/net/vx6d_hidden.sh
