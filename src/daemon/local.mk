@@ -61,3 +61,10 @@ tests_unit_test_discovery_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_discovery
 TESTS += tests/net/discovery.sh tests/net/addr_change.sh
 EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh
+
+# --- relay circuits and hidden services in vx6d (paths branch) ---
+libvx6_a_SOURCES += src/daemon/pathmod.c src/daemon/pathmod.h
+TESTS += tests/net/vx6d_relay.sh
+EXTRA_DIST += tests/net/vx6d_relay.sh
+TESTS += tests/net/vx6d_hidden.sh
+EXTRA_DIST += tests/net/vx6d_hidden.sh
