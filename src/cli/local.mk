@@ -8,3 +8,6 @@ vx6_SOURCES = src/cli/vx6.c src/cli/cli.h src/cli/daemon_cmds.c src/cli/key_cmds
 vx6_nc_SOURCES = src/cli/vx6-nc.c
 TESTS += tests/net/vx6nc.sh
 EXTRA_DIST += tests/net/vx6nc.sh tests/net/socks5_stub.py
+
+# --- discovery (disco branch): resolve, trust, peers, publish, alias ---
+vx6_SOURCES += src/cli/disco_cmds.c

@@ -88,7 +88,7 @@ http_err "malformed address" web.zz--1.ipv6.vx6 400
 socks_err "clearnet refused" example.com 0x02
 http_err "clearnet refused" example.com 403
 socks_err "no node at that address" web.$NOBODY.ipv6.vx6 0x04 5
-socks_err "hidden address (not yet)" abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.vx6 0xf0
+socks_err "hidden address with a bad checksum" abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.vx6 0xf6
 
 # The control socket: published services, forwards made at run time.
 if [ "$(basename "$(vx_node_bin)")" = vx6d ]; then
