@@ -1,6 +1,6 @@
-/* fuzz_hsaddr.c — hidden-service addresses, node IDs and base32 text (what
- * users type into `vx6`, the control socket and the proxy) on arbitrary
- * strings.
+/* fuzz_hsaddr.c — hidden-service addresses, node IDs, public keys and
+ * base32 text (what users type into `vx6`, the control socket and the
+ * proxy) on arbitrary strings.
  *
  * A parsed address must format back to its canonical lower-case form; a
  * parsed node ID likewise; base32 that decodes must re-encode to the input
@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "crypto/identity.h"
+#include "daemon/discovery.h"
 #include "hidden/hsaddr.h"
 #include "lib/base32.h"
 #include "lib/err.h"
@@ -47,6 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vx_node_id_from_str(s, id) == 0) {
         if (vx_node_id_to_str(id, txt, sizeof(txt)) != 0 || strcasecmp(txt, s) != 0)
             abort();
+    }
+    /* `vx6 trust USER KEY`: 64 hex digits or 52 base32 characters */
+    if (vx_discovery_parse_key(s, pk) == 0) {
+        if (strlen(s) == 2 * VX_PK_LEN) {
+            sodium_bin2hex(txt, sizeof(txt), pk, VX_PK_LEN);
+            if (strcasecmp(txt, s) != 0)
+                abort();
+        } else if (vx_base32_encode(pk, VX_PK_LEN, txt, sizeof(txt)) != VX_NODE_ID_STRLEN ||
+                   strcasecmp(txt, s) != 0) {
+            abort();
+        }
     }
     n = vx_base32_decode(s, strlen(s), raw, sizeof(raw));
     if (n >= 0) {
