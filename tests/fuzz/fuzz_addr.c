@@ -28,8 +28,8 @@ static void check_round_trip(const struct sockaddr_storage *ss, socklen_t len, u
 
     if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
         abort();
-    if (len != (ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                         : sizeof(struct sockaddr_in6)))
+    if (len !=
+        (ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
         abort();
     n = vx_addr_format((const struct sockaddr *)ss, len, txt, sizeof(txt));
     if (n <= 0 || (size_t)n != strlen(txt))

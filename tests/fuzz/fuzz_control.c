@@ -76,8 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err[0] = '\0';
     rc = vx_ctl_request_parse(&req, (const char *)data, size, err, sizeof(err));
     if (rc != 0) {
-        if ((rc != VX_ERR_INVAL && rc != VX_ERR_TOOBIG) || !err[0] ||
-            strlen(err) >= sizeof(err))
+        if ((rc != VX_ERR_INVAL && rc != VX_ERR_TOOBIG) || !err[0] || strlen(err) >= sizeof(err))
             abort();
         return 0;
     }
@@ -103,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == VX_CTL_PENDING || !out)
         abort();
     if (rc == 0 ? strncmp(out, "OK\n", 3) != 0
-                : strncmp(out, "ERR VX_ERR_", 11) != 0 || strchr(out, '\n') != out + strlen(out) - 1)
+                : strncmp(out, "ERR VX_ERR_", 11) != 0 ||
+                          strchr(out, '\n') != out + strlen(out) - 1)
         abort();
     free(out);
     return 0;

@@ -49,7 +49,7 @@ static void init(void)
     vx_log_set_level(VX_LOG_NONE);
     /* tmpfs if there is one: the save path fsyncs */
     snprintf(dir, sizeof(dir), "%s/vx6-fuzz-registry.XXXXXX",
-             getenv("TMPDIR")               ? getenv("TMPDIR")
+             getenv("TMPDIR")                ? getenv("TMPDIR")
              : access("/dev/shm", W_OK) == 0 ? "/dev/shm"
                                              : "/tmp");
     if (strlen(dir) > 40 || !mkdtemp(dir))

@@ -301,7 +301,7 @@ static void test_dump_escapes(void **state)
     (void)state;
     struct vx_config *a = parse_ok("data_dir: \"/v\\N\\x80\\x9f\\uFFFE\\uFFFF\\L\\u00e9\\x85z\"\n"
                                    "control_socket: \"/run/\\N.sock\"\n"),
-                      *b = NULL;
+                     *b = NULL;
     char *t1 = dump_str(a, VX_CONFIG_DUMP_SECRETS), *t2;
     if (vx_config_parse(t1, strlen(t1), a->filename, &b, err, sizeof(err)) != 0)
         fail_msg("dump does not parse: %s\n%s", err, t1);
@@ -311,7 +311,8 @@ static void test_dump_escapes(void **state)
                                      "\xe2\x80\xa8\xc3\xa9\xc2\x85z");
     t2 = dump_str(b, VX_CONFIG_DUMP_SECRETS);
     assert_string_equal(t1, t2);
-    assert_non_null(strstr(t1, "data_dir: \"/v\\x85\\x80\\x9f\\uFFFE\\uFFFF\xe2\x80\xa8\xc3\xa9\\x85z\""));
+    assert_non_null(
+            strstr(t1, "data_dir: \"/v\\x85\\x80\\x9f\\uFFFE\\uFFFF\xe2\x80\xa8\xc3\xa9\\x85z\""));
     free(t1);
     free(t2);
     vx_config_free(a);
@@ -735,11 +736,11 @@ int main(void)
             cmocka_unit_test(test_defaults),       cmocka_unit_test(test_default_paths_user),
             cmocka_unit_test(test_minimal),        cmocka_unit_test(test_full),
             cmocka_unit_test(test_dump_roundtrip), cmocka_unit_test(test_dump_escapes),
-            cmocka_unit_test(test_example_config),
-            cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_wrong_types),
-            cmocka_unit_test(test_values),         cmocka_unit_test(test_services),
-            cmocka_unit_test(test_other_lists),    cmocka_unit_test(test_validate),
-            cmocka_unit_test(test_bombs_and_caps), cmocka_unit_test(test_load_reload),
+            cmocka_unit_test(test_example_config), cmocka_unit_test(test_bad_files),
+            cmocka_unit_test(test_wrong_types),    cmocka_unit_test(test_values),
+            cmocka_unit_test(test_services),       cmocka_unit_test(test_other_lists),
+            cmocka_unit_test(test_validate),       cmocka_unit_test(test_bombs_and_caps),
+            cmocka_unit_test(test_load_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
