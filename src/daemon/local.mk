@@ -73,3 +73,7 @@ TESTS += tests/net/vx6d_relay.sh
 EXTRA_DIST += tests/net/vx6d_relay.sh
 TESTS += tests/net/vx6d_hidden.sh
 EXTRA_DIST += tests/net/vx6d_hidden.sh
+
+# --- ssh/scp through vx6d (issue 5) ---
+TESTS += tests/net/ssh_scp.sh
+EXTRA_DIST += tests/net/ssh_scp.sh

@@ -40,7 +40,7 @@ vx_wait_tcp 1 127.0.0.1 2222 || exit 1
 
 conf() { # K
     echo "listen: [\"[::]:4242\"]"
-    echo "transport: tcp # the DHT has UDP 4242 until QUIC shares it"
+    echo "transport: auto # QUIC (the DHT shares UDP 4242), TCP fallback"
     echo "log_level: info"
     [ "$1" = $N ] && echo "socks: 127.0.0.1:1080" || echo "socks: off"
     [ "$1" != 2 ] && printf 'bootstrap:\n  - "[%s]:4242"\n' "$(vx_ip48 2)"
