@@ -40,5 +40,6 @@ int cmd_keygen(struct cli *g, int argc, char **argv);
 int cmd_loglevel(struct cli *g, int argc, char **argv);
 int cmd_reload(struct cli *g, int argc, char **argv);
 int cmd_stop(struct cli *g, int argc, char **argv);
+int cmd_ebpf(struct cli *g, int argc, char **argv);
 
 #endif

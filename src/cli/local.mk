@@ -7,3 +7,6 @@ vx6_SOURCES = src/cli/vx6.c src/cli/cli.h src/cli/daemon_cmds.c src/cli/key_cmds
 vx6_nc_SOURCES = src/cli/vx6-nc.c
 TESTS += tests/net/vx6nc.sh
 EXTRA_DIST += tests/net/vx6nc.sh tests/net/socks5_stub.py
+
+# --- dops: vx6 ebpf ---
+vx6_SOURCES += src/cli/ebpf_cmds.c

@@ -23,6 +23,7 @@ static const struct {
         {"loglevel", cmd_loglevel, "show or change the daemon's log level"},
         {"reload", cmd_reload, "make the daemon re-read its configuration"},
         {"stop", cmd_stop, "stop the daemon"},
+        {"ebpf", cmd_ebpf, "XDP classifier: status, attach [IFACE] [--mode M], detach"},
 };
 
 static void usage(FILE *f, const char *prog)

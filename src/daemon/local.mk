@@ -39,3 +39,8 @@ sbin_PROGRAMS += vx6d
 vx6d_SOURCES = src/daemon/vx6d.c
 TESTS += tests/net/daemon_basic.sh
 EXTRA_DIST += tests/net/daemon_basic.sh
+
+# --- dops: XDP module, metrics module, systemd notifications ---
+libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
+	src/daemon/metricsmod.c src/daemon/metricsmod.h \
+	src/daemon/notify.c src/daemon/notify.h

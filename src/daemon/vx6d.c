@@ -1,6 +1,9 @@
 /* vx6d.c — the VX6 node daemon's main(): options, config, then the core. */
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/metricsmod.h"
+#include "daemon/notify.h"
+#include "daemon/xdpmod.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -146,11 +149,21 @@ int main(int argc, char **argv)
     d = vx_daemon_new(cfg, used_path, debug ? "debug" : NULL);
     /* Modules plug in here, one per slot, as they are built:
      * vx_daemon_set_module(d, VX_SLOT_TRANSPORT, ...). */
+    /* XDP classifier on the node port (xdpmod.c) */
+    vx_daemon_set_module(d, VX_SLOT_XDP, &vx_xdpmod_ops, vx_xdpmod_new());
+
+    /* Prometheus endpoint and collectors (metricsmod.c) */
+    vx_daemon_set_module(d, VX_SLOT_METRICS, &vx_metricsmod_ops, vx_metricsmod_new());
+
+    /* systemd readiness, reload, stop, watchdog (notify.c) */
+    struct vx_notify *notify = vx_notify_new(d);
+
     rc = vx_daemon_start(d);
     if (rc == 0)
         vx_daemon_run(d);
     else
         log_err(LD_GENERAL, "vx6d not started");
     vx_daemon_free(d);
+    vx_notify_free(notify);
     return rc == 0 ? EXIT_STOPPED : EXIT_FAIL;
 }

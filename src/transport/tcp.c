@@ -1131,6 +1131,9 @@ static void sess_kill(struct session *s, int err, const char *why)
         t->st.sessions--;
     } else {
         t->st.handshakes_failed++;
+        if (!s->initiator && !t->freeing && s->addrlen)
+            vx_transport_report_handshake_failure(t, (const struct sockaddr *)&s->addr, s->addrlen,
+                                                  err);
         if (s->have_expected) {
             id_short(s->expected_id, idb);
             log_info(LD_SESSION, "session to %s failed: %s (%s)", idb, why, vx_strerror(err));
