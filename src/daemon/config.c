@@ -1595,8 +1595,11 @@ static void h_xdp_udp_burst(struct ctx *c, const struct ynode *v, void *obj)
 }
 
 static const struct keydef xdp_keys[] = {
-        {"interface", h_xdp_interface}, {"mode", h_xdp_mode}, {"udp_rate", h_xdp_udp_rate},
-        {"udp_burst", h_xdp_udp_burst}, {NULL, NULL},
+        {"interface", h_xdp_interface},
+        {"mode", h_xdp_mode},
+        {"udp_rate", h_xdp_udp_rate},
+        {"udp_burst", h_xdp_udp_burst},
+        {NULL, NULL},
 };
 
 static void h_xdp(struct ctx *c, const struct ynode *v, void *obj)

@@ -45,10 +45,10 @@ enum vx_target_kind {
 };
 
 struct vx_stream_target {
-    uint8_t kind;                      /* enum vx_target_kind */
-    uint16_t port;                     /* virtual port the client asked for */
-    char name[VX_TARGET_NAME_MAX + 1]; /* service name, NUL-terminated */
-    uint16_t data_len;                 /* opaque bytes for higher layers */
+    uint8_t kind;                       /* enum vx_target_kind */
+    uint16_t port;                      /* virtual port the client asked for */
+    char name[VX_TARGET_NAME_MAX + 1];  /* service name, NUL-terminated */
+    uint16_t data_len;                  /* opaque bytes for higher layers */
     uint8_t data[VX_TARGET_DATA_MAX];
 };
 
@@ -108,7 +108,8 @@ struct vx_stream *vx_transport_open(struct vx_transport *t, const uint8_t *peer_
 
 /* Answer an incoming open: status 0 accepts (cbs/arg then apply), a negative
  * VX_ERR_* refuses with that reason and releases the stream. */
-void vx_stream_accept(struct vx_stream *s, int status, const struct vx_stream_cbs *cbs, void *arg);
+void vx_stream_accept(struct vx_stream *s, int status, const struct vx_stream_cbs *cbs,
+                      void *arg);
 
 /* Give an open stream a connected local socket (made non-blocking here).
  * From then on bytes flow both ways with flow control: the stream reads from
@@ -187,12 +188,12 @@ struct vx_session_info {
     uint8_t peer_id[VX_NODE_ID_LEN];
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    int initiator;    /* we dialled */
-    uint32_t streams; /* open now */
+    int initiator;        /* we dialled */
+    uint32_t streams;     /* open now */
     uint64_t bytes_in, bytes_out;
     uint64_t established_ms; /* vx_time_mono_ms() when the handshake completed */
-    uint32_t rtt_ms;         /* last keepalive round trip, 0 if unknown */
-    const char *cipher;      /* "chacha20-poly1305" or "aes-256-gcm" */
+    uint32_t rtt_ms;      /* last keepalive round trip, 0 if unknown */
+    const char *cipher;   /* "chacha20-poly1305" or "aes-256-gcm" */
 };
 typedef void (*vx_session_visit_fn)(const struct vx_session_info *info, void *arg);
 void vx_transport_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg);
