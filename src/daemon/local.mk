@@ -44,3 +44,5 @@ EXTRA_DIST += tests/net/daemon_basic.sh
 libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
 	src/daemon/metricsmod.c src/daemon/metricsmod.h \
 	src/daemon/notify.c src/daemon/notify.h
+TESTS += tests/net/sdnotify.sh
+EXTRA_DIST += tests/net/sdnotify.sh
