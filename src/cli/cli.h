@@ -21,6 +21,10 @@ struct cli {
  * default config file if it exists), else the built-in default.  NULL
  * after printing an error. */
 const char *cli_socket_path(struct cli *g);
+/* The config (-c FILE, else the default file if readable, else built-in
+ * defaults), or NULL after printing an error.  Free with vx_config_free(). */
+struct vx_config;
+struct vx_config *cli_load_config(struct cli *g);
 /* The data directory from the config (as cli_socket_path()), or NULL after
  * printing an error.  Returns a malloc'd string. */
 char *cli_data_dir(struct cli *g);
@@ -40,6 +44,7 @@ int cmd_keygen(struct cli *g, int argc, char **argv);
 int cmd_loglevel(struct cli *g, int argc, char **argv);
 int cmd_reload(struct cli *g, int argc, char **argv);
 int cmd_stop(struct cli *g, int argc, char **argv);
+int cmd_hidden(struct cli *g, int argc, char **argv);
 int cmd_ebpf(struct cli *g, int argc, char **argv);
 
 #endif

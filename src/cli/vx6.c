@@ -1,5 +1,5 @@
 /* vx6.c — the VX6 control tool: global options and the subcommand table
- * (one file per subcommand family: daemon_cmds.c, key_cmds.c). */
+ * (one file per subcommand family: daemon_cmds.c, key_cmds.c, hidden_cmds.c). */
 #include "cli/cli.h"
 #include "cli/ctlclient.h"
 #include "daemon/config.h"
@@ -23,6 +23,7 @@ static const struct {
         {"loglevel", cmd_loglevel, "show or change the daemon's log level"},
         {"reload", cmd_reload, "make the daemon re-read its configuration"},
         {"stop", cmd_stop, "stop the daemon"},
+        {"hidden", cmd_hidden, "hidden services: 'hidden address NAME' shows ADDRESS.vx6"},
         {"ebpf", cmd_ebpf, "XDP classifier: status, attach [IFACE] [--mode M], detach"},
 };
 
@@ -50,7 +51,7 @@ static void usage(FILE *f, const char *prog)
 
 /* The config for socket and data dir lookups: -c FILE, else the default file
  * when it is readable, else built-in defaults.  NULL after an error. */
-static struct vx_config *cli_load_config(struct cli *g)
+struct vx_config *cli_load_config(struct cli *g)
 {
     static char err[4096];
     struct vx_config *cfg = NULL;

@@ -38,3 +38,11 @@ check_PROGRAMS += tests/fuzz/gen_noise_corpus
 tests_fuzz_gen_noise_corpus_SOURCES = tests/fuzz/gen_noise_corpus.c tests/fuzz/noise_cast.h
 
 dist_man_MANS += man/vx6-protocol.7
+
+# key blinding for hidden services (per-period blinded Ed25519 keys)
+libvx6_a_SOURCES += src/crypto/blind.c src/crypto/blind.h
+check_PROGRAMS += tests/unit/test_blind
+TESTS += tests/unit/test_blind
+tests_unit_test_blind_SOURCES = tests/unit/test_blind.c
+tests_unit_test_blind_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_blind_LDADD = $(VX6_TEST_LIBS)

@@ -1,6 +1,7 @@
 /* record.c — signed discovery records: canonical encoding, signing,
  * verification, DHT keys and the replacement rule.  Pure: no I/O. */
 #include "wire/record.h"
+#include "crypto/blind.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -11,6 +12,25 @@
 static const char SIG_DOMAIN[] = "vx6 record v1";
 static const char SERVICE_DOMAIN[] = "vx6 service";
 static const char USER_DOMAIN[] = "vx6 user";
+static const char HSDIR_DOMAIN[] = "vx6 hsdir";
+
+/* The part of a descriptor's outer header an HSDESC record depends on
+ * (hidden/descriptor.h): u8 version, [32] blinded key, u64 period,
+ * u64 revision, u64 expires, ..., [64] signature. */
+#define HSD_VERSION     1
+#define HSD_OFF_PK      1
+#define HSD_OFF_PERIOD  33
+#define HSD_OFF_REV     41
+#define HSD_OFF_EXPIRES 49
+#define HSD_MIN_LEN     (57 + 2 + VX_SIG_LEN)
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
 
 int vx_label_check(const char *s)
 {
@@ -38,6 +58,8 @@ const char *vx_record_type_name(int type)
         return "service";
     case VX_REC_USERNAME:
         return "username";
+    case VX_REC_HSDESC:
+        return "hsdesc";
     default:
         return "unknown";
     }
@@ -141,6 +163,16 @@ static int fields_check(const struct vx_record *r)
         return 0;
     case VX_REC_USERNAME:
         return vx_label_check(r->u.username.user);
+    case VX_REC_HSDESC: {
+        const uint8_t *d = r->u.hsdesc.desc;
+        if (r->u.hsdesc.len > VX_RECORD_MAX_HSDESC)
+            return VX_ERR_TOOBIG;
+        if (r->u.hsdesc.replica >= VX_HSDESC_REPLICAS || r->u.hsdesc.len < HSD_MIN_LEN ||
+            d[0] != HSD_VERSION || memcmp(d + HSD_OFF_PK, r->signer, VX_PK_LEN) != 0 ||
+            get_be64(d + HSD_OFF_REV) != r->seq || get_be64(d + HSD_OFF_EXPIRES) != r->expires)
+            return VX_ERR_INVAL;
+        return 0;
+    }
     default:
         return VX_ERR_INVAL;
     }
@@ -185,6 +217,11 @@ static int encode_body(const struct vx_record *r, uint8_t *out, size_t cap)
     case VX_REC_USERNAME:
         put_label(&w, r->u.username.user);
         break;
+    case VX_REC_HSDESC:
+        rcw_u8(&w, r->u.hsdesc.replica);
+        rcw_u16(&w, r->u.hsdesc.len);
+        rcw_bytes(&w, r->u.hsdesc.desc, r->u.hsdesc.len);
+        break;
     }
     if (w.err)
         return w.err;
@@ -211,6 +248,59 @@ int vx_record_encode(const struct vx_record *r, uint8_t *out, size_t cap)
     memcpy(out + n, r->sig, VX_SIG_LEN);
     n += VX_SIG_LEN;
     return n > VX_RECORD_MAX ? VX_ERR_TOOBIG : n;
+}
+
+int vx_record_init_hsdesc(struct vx_record *r, unsigned replica, const uint8_t *desc, size_t len,
+                          uint64_t issued)
+{
+    memset(r, 0, sizeof(*r));
+    if (len > VX_RECORD_MAX_HSDESC)
+        return VX_ERR_TOOBIG;
+    if (len < HSD_MIN_LEN || desc[0] != HSD_VERSION || replica >= VX_HSDESC_REPLICAS)
+        return VX_ERR_INVAL;
+    r->type = VX_REC_HSDESC;
+    r->seq = get_be64(desc + HSD_OFF_REV);
+    r->issued = issued;
+    r->expires = get_be64(desc + HSD_OFF_EXPIRES);
+    memcpy(r->signer, desc + HSD_OFF_PK, VX_PK_LEN);
+    r->u.hsdesc.replica = (uint8_t)replica;
+    r->u.hsdesc.len = (uint16_t)len;
+    memcpy(r->u.hsdesc.desc, desc, len);
+    return 0;
+}
+
+void vx_hsdesc_key(const uint8_t blinded_pk[VX_PK_LEN], uint64_t period, unsigned replica,
+                   uint8_t key[VX_DHT_KEY_LEN])
+{
+    crypto_generichash_state st;
+    uint8_t num[9];
+
+    for (int i = 7; i >= 0; i--) {
+        num[i] = (uint8_t)period;
+        period >>= 8;
+    }
+    num[8] = (uint8_t)replica;
+    crypto_generichash_init(&st, NULL, 0, VX_DHT_KEY_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)HSDIR_DOMAIN, sizeof(HSDIR_DOMAIN) - 1);
+    crypto_generichash_update(&st, blinded_pk, VX_PK_LEN);
+    crypto_generichash_update(&st, num, sizeof(num));
+    crypto_generichash_final(&st, key, VX_DHT_KEY_LEN);
+}
+
+int vx_record_sign_blinded(struct vx_record *r, const struct vx_blind_key *k)
+{
+    uint8_t msg[VX_RECORD_MAX + 32];
+    int n;
+
+    if (r->type != VX_REC_HSDESC)
+        return VX_ERR_INVAL;
+    memcpy(r->signer, k->pk, VX_PK_LEN);
+    n = signed_message(r, msg, sizeof(msg));
+    if (n < 0)
+        return n;
+    if ((size_t)n - (sizeof(SIG_DOMAIN) - 1) + VX_SIG_LEN > VX_RECORD_MAX)
+        return VX_ERR_TOOBIG;
+    return vx_blind_sign(k, msg, (size_t)n, r->sig);
 }
 
 int vx_record_sign(struct vx_record *r, const struct vx_identity *id)
@@ -318,6 +408,19 @@ int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
         if ((rc = get_label(&c, r->u.username.user)) < 0)
             return rc;
         break;
+    case VX_REC_HSDESC: {
+        r->u.hsdesc.replica = rcr_u8(&c);
+        uint16_t n = rcr_u16(&c);
+        if (c.err)
+            return c.err;
+        if (n > VX_RECORD_MAX_HSDESC)
+            return VX_ERR_TOOBIG;
+        rcr_bytes(&c, r->u.hsdesc.desc, n);
+        if (c.err)
+            return c.err;
+        r->u.hsdesc.len = n;
+        break;
+    }
     default:
         return VX_ERR_INVAL;
     }
@@ -406,6 +509,14 @@ void vx_record_key(const struct vx_record *r, uint8_t key[VX_DHT_KEY_LEN])
         break;
     case VX_REC_USERNAME:
         hash2(USER_DOMAIN, r->u.username.user, NULL, NULL, key);
+        break;
+    case VX_REC_HSDESC:
+        if (r->u.hsdesc.len < HSD_MIN_LEN) {
+            memset(key, 0, VX_DHT_KEY_LEN);
+            break;
+        }
+        vx_hsdesc_key(r->u.hsdesc.desc + HSD_OFF_PK, get_be64(r->u.hsdesc.desc + HSD_OFF_PERIOD),
+                      r->u.hsdesc.replica, key);
         break;
     default:
         memset(key, 0, VX_DHT_KEY_LEN);

@@ -15,6 +15,9 @@
  *     SERVICE:  str USER, str SERVICE, [32] node ID, u32 flags, u8 n (<= 64),
  *               n x u16 virtual port (no target address ever)
  *     USERNAME: str USER  (the name is claimed for the signer key)
+ *     HSDESC:   u8 replica (0..2), u16 len, [len] hidden-service descriptor
+ *               (hidden/descriptor.h); the signer is the descriptor's blinded
+ *               key (crypto/blind.h), seq its revision, expires its expiry
  *
  * Labels (USER, SERVICE) are 1..63 characters of [a-z0-9-], not starting or
  * ending with '-'.  Decoding is strict: trailing bytes, unknown versions or
@@ -26,7 +29,9 @@
  * announce its services); a USERNAME record names its signer key.
  *
  * DHT keys: NODE -> node ID; SERVICE -> BLAKE2b-256("vx6 service" ||
- * "user.service"); USERNAME -> BLAKE2b-256("vx6 user" || "user").
+ * "user.service"); USERNAME -> BLAKE2b-256("vx6 user" || "user");
+ * HSDESC -> BLAKE2b-256("vx6 hsdir" || blinded key || u64 period || u8 replica)
+ * with the period read from the descriptor.
  */
 #ifndef VX6_WIRE_RECORD_H
 #define VX6_WIRE_RECORD_H
@@ -40,6 +45,8 @@
 #define VX_RECORD_MAX           1200 /* bytes, encoded, signature included */
 #define VX_RECORD_MAX_ENDPOINTS 8
 #define VX_RECORD_MAX_PORTS     64
+#define VX_RECORD_MAX_HSDESC    1024 /* descriptor bytes in an HSDESC record */
+#define VX_HSDESC_REPLICAS      3
 #define VX_LABEL_MAX            63
 #define VX_DHT_KEY_LEN          32
 #define VX_RECORD_MAX_SKEW      300             /* issued-at may be this far ahead */
@@ -54,6 +61,7 @@ enum vx_record_type {
     VX_REC_NODE = 1,
     VX_REC_SERVICE = 2,
     VX_REC_USERNAME = 3,
+    VX_REC_HSDESC = 4,
 };
 
 struct vx_endpoint {
@@ -87,6 +95,11 @@ struct vx_record {
         struct {
             char user[VX_LABEL_MAX + 1];
         } username;
+        struct {
+            uint8_t replica; /* 0 .. VX_HSDESC_REPLICAS - 1 */
+            uint16_t len;
+            uint8_t desc[VX_RECORD_MAX_HSDESC];
+        } hsdesc;
     } u;
 };
 
@@ -97,6 +110,16 @@ int vx_record_init_service(struct vx_record *r, const char *user, const char *se
                            uint64_t issued, uint64_t expires);
 int vx_record_init_username(struct vx_record *r, const char *user, uint64_t seq, uint64_t issued,
                             uint64_t expires);
+/* HSDESC record for an encoded descriptor at one replica position: seq,
+ * expires and signer are taken from the descriptor's outer header.
+ * VX_ERR_TOOBIG (longer than VX_RECORD_MAX_HSDESC), VX_ERR_INVAL (not a
+ * descriptor header, bad replica). */
+int vx_record_init_hsdesc(struct vx_record *r, unsigned replica, const uint8_t *desc, size_t len,
+                          uint64_t issued);
+/* DHT key of a descriptor position. */
+void vx_hsdesc_key(const uint8_t blinded_pk[VX_PK_LEN], uint64_t period, unsigned replica,
+                   uint8_t key[VX_DHT_KEY_LEN]);
+
 /* Add an endpoint to a NODE record: 0, VX_ERR_TOOBIG (already 8) or
  * VX_ERR_INVAL (bad family, port 0, bad transports). */
 int vx_record_add_endpoint(struct vx_record *r, const struct vx_endpoint *ep);
@@ -104,6 +127,11 @@ int vx_record_add_endpoint(struct vx_record *r, const struct vx_endpoint *ep);
 /* Sign with id: sets signer (and, for NODE and SERVICE, the node ID) and
  * the signature.  0, VX_ERR_INVAL (malformed fields) or VX_ERR_CRYPTO. */
 int vx_record_sign(struct vx_record *r, const struct vx_identity *id);
+
+/* Sign an HSDESC record with the blinded key the descriptor names.
+ * 0, VX_ERR_INVAL (the key is not the descriptor's, or malformed fields). */
+struct vx_blind_key;
+int vx_record_sign_blinded(struct vx_record *r, const struct vx_blind_key *k);
 
 /* Canonical encoding, signature included, into out.  Returns the length
  * (> 0), VX_ERR_TOOBIG if cap is too small, VX_ERR_INVAL if a field is out
