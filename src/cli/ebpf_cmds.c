@@ -32,7 +32,7 @@ int cmd_ebpf(struct cli *g, int argc, char **argv)
     sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
         return usage(g, stdout, CLI_EXIT_OK);
-    optind = 1;
+    optind = 0; /* glibc: full re-initialisation (vx6.c scanned with "+") */
     while ((c = getopt_long(argc - 1, argv + 1, "hm:", opts, NULL)) != -1) {
         switch (c) {
         case 'j':

@@ -46,3 +46,7 @@ libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
 	src/daemon/notify.c src/daemon/notify.h
 TESTS += tests/net/sdnotify.sh
 EXTRA_DIST += tests/net/sdnotify.sh
+EXTRA_DIST += tests/net/xdp_daemon.sh
+if HAVE_XDP
+TESTS += tests/net/xdp_daemon.sh
+endif
