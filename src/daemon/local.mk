@@ -50,3 +50,5 @@ EXTRA_DIST += tests/net/xdp_daemon.sh
 if HAVE_XDP
 TESTS += tests/net/xdp_daemon.sh
 endif
+TESTS += tests/net/metrics.sh
+EXTRA_DIST += tests/net/metrics.sh
