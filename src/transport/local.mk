@@ -43,3 +43,26 @@ tests_unit_test_session_io_SOURCES = tests/unit/test_session_io.c
 tests_unit_test_session_io_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_session_io_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_session_io
+
+# --- quicio (issue 8 remainders): relay circuits over QUIC transports ---
+check_PROGRAMS += tests/unit/test_circuit_quic
+tests_unit_test_circuit_quic_SOURCES = tests/unit/test_circuit.c
+tests_unit_test_circuit_quic_CFLAGS = $(VX6_TEST_CFLAGS) -DTEST_CIRCUIT_QUIC
+tests_unit_test_circuit_quic_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_circuit_quic
+
+# auto carrier: QUIC with TCP fallback, constructors by kind.
+libvx6_a_SOURCES += src/transport/auto.c src/transport/auto.h
+check_PROGRAMS += tests/unit/test_auto
+tests_unit_test_auto_SOURCES = tests/unit/test_auto.c tests/tools/udp-dropper.c \
+	tests/tools/udp-dropper.h
+tests_unit_test_auto_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_auto_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_auto
+
+# Namespace tests of the auto carrier and of QUIC migration (one transport
+# per process: tests/tools/vx6-xfer-peer).
+check_PROGRAMS += tests/tools/vx6-xfer-peer
+tests_tools_vx6_xfer_peer_SOURCES = tests/tools/vx6-xfer-peer.c
+TESTS += tests/net/transport_auto.sh tests/net/quic_migration.sh
+EXTRA_DIST += tests/net/transport_auto.sh tests/net/quic_migration.sh

@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -48,10 +49,14 @@
 #define SCID_LEN        18
 #define MAX_CIDS        8
 #define MAX_LISTENERS   4
-#define RX_BATCH        16
-#define RX_SLOT         2048
-#define TX_BATCH        16
+#define RX_BATCH        8
+#define RX_SLOT         65536 /* one datagram, or a GRO train of them */
+#define TX_MSGS         16    /* messages per sendmmsg */
 #define TX_SLOT         NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+#define TX_BUF          (TX_MSGS * 44 * TX_SLOT) /* every message a full GSO train */
+#define GSO_MAX_SEGS    44                       /* 44 * 1452 < 64 KiB, the limit of one UDP send */
+#define GSO_MAX_BYTES   (GSO_MAX_SEGS * TX_SLOT)
+#define MAX_BURST       128 /* packets per conn_write (the send quantum rules below) */
 #define SQ_CHUNK        16384
 #define TOKEN_ROTATE_NS (600 * (uint64_t)NGTCP2_SECONDS)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
@@ -352,6 +357,10 @@ struct quic_stream {
     ev_io rio, wio;
     unsigned spliced : 1, rd_eof : 1, fin_queued : 1, fin_sent : 1, peer_fin : 1, wr_shut : 1,
             quic_closed : 1, user_gone : 1, accept_late : 1, counted : 1;
+    /* byte-level access (vx_stream_attach): rb holds what on_data left */
+    struct vx_stream_io io;
+    void *io_arg;
+    unsigned attached : 1, paused : 1, want_writable : 1, fin_delivered : 1;
     int peer_reset; /* VX_ERR_* from a RESET_STREAM / STOP_SENDING, 0 if none */
     unsigned blk_gen;
 };
@@ -391,6 +400,12 @@ struct token_entry {
     uint64_t used;
 };
 
+/* Control-message space for UDP_SEGMENT / UDP_GRO, aligned for cmsghdr. */
+union cmsg_buf {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+};
+
 struct quic_transport {
     struct vx_transport_base base;
     struct vx_identity id;
@@ -409,15 +424,24 @@ struct quic_transport {
     uint64_t token_rotated;
     struct token_entry tokens[TOKEN_CACHE];
     struct vx_transport_stats st;
-    /* transmit batch */
-    uint8_t txbuf[TX_BATCH][TX_SLOT];
-    struct mmsghdr txmsg[TX_BATCH];
-    struct iovec txiov[TX_BATCH];
-    struct sockaddr_storage txaddr[TX_BATCH];
+    /* Transmit batch: packets are written back to back into txbuf; runs of
+     * equal-sized packets to one destination become one message sent with
+     * UDP GSO (UDP_SEGMENT), all messages of a socket go in one sendmmsg. */
+    uint8_t txbuf[TX_BUF];
+    size_t txoff; /* where the next packet is written */
+    struct mmsghdr txmsg[TX_MSGS];
+    struct iovec txiov[TX_MSGS];
+    struct sockaddr_storage txaddr[TX_MSGS];
+    size_t txseg[TX_MSGS];  /* segment size of message i */
+    size_t txnseg[TX_MSGS]; /* segments in message i */
+    int txopen;             /* the last message may take more segments */
+    union cmsg_buf txctl[TX_MSGS];
     int ntx;
     struct quic_sock *txsock;
+    int no_gso, no_gro;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
+    union cmsg_buf rxctl[RX_BATCH];
 };
 
 static const struct vx_transport_ops quic_ops;
@@ -684,6 +708,8 @@ static struct quic_sock *sock_new(struct quic_transport *qt, const struct sockad
     if (peer && connect(fd, peer, peer_len) < 0)
         goto fail;
     sock_bufs(fd);
+    if (!qt->no_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+        qt->no_gro = 1; /* an older kernel: one datagram per read */
     qs = calloc(1, sizeof(*qs));
     if (!qs)
         abort();
@@ -708,17 +734,40 @@ fail:
     return NULL;
 }
 
+static void tx_reset(struct quic_transport *qt)
+{
+    qt->ntx = 0;
+    qt->txoff = 0;
+    qt->txopen = 0;
+    qt->txsock = NULL;
+}
+
+/* Send what is batched.  Returns only when everything went out or the
+ * socket is full (the rest is left to QUIC loss recovery). */
 static void tx_flush(struct quic_transport *qt)
 {
     struct quic_sock *qs = qt->txsock;
     int off = 0;
 
+    for (int i = 0; i < qt->ntx; i++) {
+        struct msghdr *m = &qt->txmsg[i].msg_hdr;
+        if (qt->txnseg[i] > 1) {
+            struct cmsghdr *cm;
+            m->msg_control = qt->txctl[i].buf;
+            m->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+            cm = CMSG_FIRSTHDR(m);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            *(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)qt->txseg[i];
+        }
+    }
     while (off < qt->ntx) {
         int n = sendmmsg(qs->fd, qt->txmsg + off, (unsigned)(qt->ntx - off), 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
                 /* Leave the rest to QUIC loss recovery; resume on POLLOUT. */
                 if (!qs->want_out) {
                     qs->want_out = 1;
@@ -728,6 +777,11 @@ static void tx_flush(struct quic_transport *qt)
                 }
                 if (qs->owner)
                     qs->owner->send_blocked = 1;
+            } else if ((errno == EIO || errno == EINVAL) && qt->txnseg[off] > 1 && !qt->no_gso) {
+                /* The route's device cannot segment: no GSO from now on. */
+                log_info(LD_QUIC, "UDP GSO unavailable (%s); sending datagrams one by one",
+                         strerror(errno));
+                qt->no_gso = 1;
             } else {
                 log_debug(LD_QUIC, "sendmmsg: %s", strerror(errno));
             }
@@ -735,30 +789,46 @@ static void tx_flush(struct quic_transport *qt)
         }
         off += n;
     }
-    qt->ntx = 0;
-    qt->txsock = NULL;
+    tx_reset(qt);
 }
 
-/* Queue one datagram (already in qt->txbuf[qt->ntx]) for qs -> to. */
+/* Queue one datagram of len bytes, written at qt->txbuf + qt->txoff, for
+ * qs -> to: it joins the last message as one more GSO segment when it can. */
 static void tx_queue(struct quic_transport *qt, struct quic_sock *qs, const ngtcp2_addr *to,
                      size_t len)
 {
-    int i = qt->ntx;
-    struct msghdr *m = &qt->txmsg[i].msg_hdr;
+    int i = qt->ntx - 1;
+    struct msghdr *m;
 
-    memset(m, 0, sizeof(*m));
-    qt->txiov[i].iov_base = qt->txbuf[i];
-    qt->txiov[i].iov_len = len;
-    m->msg_iov = &qt->txiov[i];
-    m->msg_iovlen = 1;
-    if (!qs->owner) { /* listener: unconnected */
-        memcpy(&qt->txaddr[i], to->addr, to->addrlen);
-        m->msg_name = &qt->txaddr[i];
-        m->msg_namelen = to->addrlen;
+    if (i >= 0 && qt->txopen && qt->txsock == qs && !qt->no_gso && len <= qt->txseg[i] &&
+        qt->txnseg[i] < GSO_MAX_SEGS &&
+        (qs->owner || (to->addrlen == qt->txmsg[i].msg_hdr.msg_namelen &&
+                       !memcmp(&qt->txaddr[i], to->addr, to->addrlen)))) {
+        qt->txnseg[i]++;
+        qt->txiov[i].iov_len += len;
+        if (len < qt->txseg[i])
+            qt->txopen = 0; /* a short segment ends a GSO train */
+    } else {
+        i = qt->ntx++;
+        m = &qt->txmsg[i].msg_hdr;
+        memset(m, 0, sizeof(*m));
+        qt->txiov[i].iov_base = qt->txbuf + qt->txoff;
+        m->msg_iov = &qt->txiov[i];
+        qt->txiov[i].iov_len = len;
+        m->msg_iovlen = 1;
+        if (!qs->owner) { /* listener: unconnected */
+            memcpy(&qt->txaddr[i], to->addr, to->addrlen);
+            m->msg_name = &qt->txaddr[i];
+            m->msg_namelen = to->addrlen;
+        }
+        qt->txseg[i] = len;
+        qt->txnseg[i] = 1;
+        qt->txopen = 1;
     }
     qt->txsock = qs;
-    qt->ntx++;
-    if (qt->ntx == TX_BATCH)
+    qt->txoff += len;
+    if ((qt->ntx == TX_MSGS && !qt->txopen) || qt->txoff + TX_SLOT > TX_BUF ||
+        (qt->ntx == TX_MSGS && qt->txnseg[i] == GSO_MAX_SEGS))
         tx_flush(qt);
 }
 
@@ -977,6 +1047,66 @@ static void stream_update_io(struct quic_stream *s)
         ev_io_stop(loop, &s->wio);
 }
 
+/* Bytes vx_stream_write() may queue now: bounded by the send queue (which
+ * holds unacknowledged bytes too) and by the peer's stream and connection
+ * credit, so a slow reader holds the writer back. */
+static size_t stream_write_room(const struct quic_stream *s)
+{
+    struct quic_conn *c = s->c;
+    uint64_t left, cleft;
+    size_t room;
+
+    if (!c->conn || s->sid < 0 || s->quic_closed || s->sq.len >= stream_cap(s))
+        return 0;
+    room = stream_cap(s) - s->sq.len;
+    left = ngtcp2_conn_get_max_stream_data_left(c->conn, s->sid);
+    cleft = ngtcp2_conn_get_max_data_left(c->conn);
+    if (cleft < left)
+        left = cleft;
+    left = left > s->sq.unsent ? left - s->sq.unsent : 0;
+    return left < room ? (size_t)left : room;
+}
+
+/* Deferred work of an attached stream: buffered data, FIN, completion and
+ * writability, in that order.  Any callback may release the stream. */
+static void stream_io_run(struct quic_stream *s)
+{
+    while (!s->paused && vx_buf_len(s->rb)) {
+        const uint8_t *p;
+        size_t n = vx_buf_peek(s->rb, &p), k;
+
+        k = s->io.on_data((struct vx_stream *)s, p, n, s->io_arg);
+        if (s->user_gone)
+            return;
+        if (k > n)
+            k = n;
+        vx_buf_drain(s->rb, k);
+        s->c->bytes_in += k;
+        s->c->qt->st.bytes_in += k;
+        stream_consumed(s, k);
+        if (k < n)
+            s->paused = 1;
+    }
+    if (!s->paused && !vx_buf_len(s->rb) && s->peer_fin && !s->fin_delivered) {
+        s->fin_delivered = 1;
+        if (s->io.on_fin)
+            s->io.on_fin((struct vx_stream *)s, s->io_arg);
+        if (s->user_gone)
+            return;
+    }
+    /* Like TCP: done once both FINs are through (ours handed to QUIC, which
+     * retransmits it from the lingering stream until it is acknowledged). */
+    if (s->fin_delivered && s->fin_sent) {
+        stream_finish(s, 0);
+        return;
+    }
+    if (s->want_writable && !s->fin_queued && stream_write_room(s) > 0) {
+        s->want_writable = 0;
+        if (s->io.on_writable)
+            s->io.on_writable((struct vx_stream *)s, s->io_arg);
+    }
+}
+
 /* Deferred work for one stream: parse the open exchange, deliver callbacks,
  * move bytes to the fd, notice completion, resets and deadlines. */
 static void stream_process(struct quic_stream *s, uint64_t now)
@@ -1070,6 +1200,10 @@ static void stream_process(struct quic_stream *s, uint64_t now)
             stream_finish(s, s->peer_reset);
             return;
         }
+        if (s->attached) {
+            stream_io_run(s);
+            return;
+        }
         if (!s->spliced)
             return;
         stream_flush_fd(s);
@@ -1156,8 +1290,9 @@ static int qs_splice(struct vx_stream *vs, int fd)
     struct quic_stream *s = (struct quic_stream *)vs;
     int fl;
 
-    if (s->user_gone || s->state != QS_OPEN || s->spliced) {
-        close(fd);
+    if (s->user_gone || s->state != QS_OPEN || s->spliced || s->attached) {
+        if (fd >= 0)
+            close(fd);
         return VX_ERR_INVAL;
     }
     fl = fcntl(fd, F_GETFL);
@@ -1175,6 +1310,65 @@ static int qs_splice(struct vx_stream *vs, int fd)
     s->rio.data = s->wio.data = s;
     mark(s->c, 1, 1);
     return 0;
+}
+
+static int qs_attach(struct vx_stream *vs, const struct vx_stream_io *io, void *arg)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || !io || !io->on_data || s->user_gone || s->state != QS_OPEN || s->spliced ||
+        s->attached)
+        return VX_ERR_INVAL;
+    s->io = *io;
+    s->io_arg = arg;
+    s->attached = 1;
+    mark(s->c, 1, 0);
+    return 0;
+}
+
+static ssize_t qs_write(struct vx_stream *vs, const uint8_t *data, size_t len)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+    size_t room;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return VX_ERR_INVAL;
+    if (s->fin_queued || s->peer_reset || s->c->state == QC_DEAD)
+        return VX_ERR_CLOSED;
+    room = stream_write_room(s);
+    if (room > len)
+        room = len;
+    if (room < len)
+        s->want_writable = 1;
+    if (!room)
+        return VX_ERR_AGAIN;
+    sq_append(&s->sq, data, room);
+    mark(s->c, 0, 1);
+    return (ssize_t)room;
+}
+
+static int qs_shutdown(struct vx_stream *vs)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return VX_ERR_INVAL;
+    if (s->fin_queued)
+        return 0;
+    s->fin_queued = 1;
+    s->want_writable = 0;
+    mark(s->c, 1, 1);
+    return 0;
+}
+
+static void qs_read_resume(struct vx_stream *vs)
+{
+    struct quic_stream *s = (struct quic_stream *)vs;
+
+    if (!s || s->user_gone || s->state != QS_OPEN || !s->attached)
+        return;
+    s->paused = 0;
+    mark(s->c, 1, 0);
 }
 
 static void qs_close(struct vx_stream *vs, int err)
@@ -1198,6 +1392,10 @@ static const struct vx_stream_ops quic_stream_ops = {
         .splice = qs_splice,
         .close = qs_close,
         .peer_id = qs_peer_id,
+        .attach = qs_attach,
+        .write = qs_write,
+        .shutdown = qs_shutdown,
+        .read_resume = qs_read_resume,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1641,7 +1839,7 @@ static void conn_send_close(struct quic_conn *c, const ngtcp2_connection_close_e
     if (qt->ntx)
         tx_flush(qt);
     ngtcp2_path_storage_zero(&ps);
-    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, qt->txbuf[0], TX_SLOT, ccerr,
+    n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, qt->txbuf, TX_SLOT, ccerr,
                                            now_ns());
     if (n <= 0)
         return;
@@ -1797,8 +1995,8 @@ static void conn_write(struct quic_conn *c)
     maxpkts = ngtcp2_conn_get_send_quantum(c->conn) / TX_SLOT;
     if (maxpkts < 2)
         maxpkts = 2;
-    if (maxpkts > 64)
-        maxpkts = 64;
+    if (maxpkts > MAX_BURST)
+        maxpkts = MAX_BURST;
     if (++c->wgen == 0)
         c->wgen = 1;
     for (;;) {
@@ -1816,15 +2014,18 @@ static void conn_write(struct quic_conn *c)
             if (s->fin_queued && total == s->sq.unsent)
                 flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         }
-        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, qt->txbuf[qt->ntx], TX_SLOT,
+        n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, qt->txbuf + qt->txoff, TX_SLOT,
                                       &ndatalen, flags, s ? s->sid : -1, vec, nvec, ts);
         if (n < 0) {
             switch (n) {
             case NGTCP2_ERR_WRITE_MORE:
                 if (s && ndatalen >= 0) {
                     sq_consume(&s->sq, (size_t)ndatalen);
-                    if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent)
+                    if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent) {
                         s->fin_sent = 1;
+                        if (s->attached)
+                            mark(c, 1, 0);
+                    }
                     c->bytes_out += (uint64_t)ndatalen;
                     qt->st.bytes_out += (uint64_t)ndatalen;
                     c->key_bytes += (uint64_t)ndatalen;
@@ -1846,8 +2047,11 @@ static void conn_write(struct quic_conn *c)
         }
         if (s && ndatalen >= 0) {
             sq_consume(&s->sq, (size_t)ndatalen);
-            if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent)
+            if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && !s->sq.unsent) {
                 s->fin_sent = 1;
+                if (s->attached)
+                    mark(c, 1, 0);
+            }
             c->bytes_out += (uint64_t)ndatalen;
             qt->st.bytes_out += (uint64_t)ndatalen;
             c->key_bytes += (uint64_t)ndatalen;
@@ -1862,11 +2066,11 @@ static void conn_write(struct quic_conn *c)
         if (!qs)
             break;
         if (qt->ntx && qt->txsock != qs) {
-            /* Different socket: move this datagram to slot 0 after a flush. */
+            /* Different socket: move this datagram to the front after a flush. */
             uint8_t tmp[TX_SLOT];
-            memcpy(tmp, qt->txbuf[qt->ntx], (size_t)n);
+            memcpy(tmp, qt->txbuf + qt->txoff, (size_t)n);
             tx_flush(qt);
-            memcpy(qt->txbuf[0], tmp, (size_t)n);
+            memcpy(qt->txbuf, tmp, (size_t)n);
         }
         tx_queue(qt, qs, &ps.path.remote, (size_t)n);
         if (c->send_blocked || ++npkts >= maxpkts)
@@ -2192,6 +2396,20 @@ static void listener_dispatch(struct quic_transport *qt, struct quic_sock *qs,
     server_accept(qt, qs, from, fromlen, data, len);
 }
 
+/* The datagram size of a received GRO train (len itself if not coalesced). */
+static size_t rx_segment_size(struct msghdr *m, size_t len)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm))
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int v;
+            memcpy(&v, CMSG_DATA(cm), sizeof(v));
+            if (v > 0)
+                return (size_t)v;
+        }
+    return len;
+}
+
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct quic_sock *qs = w->data;
@@ -2228,6 +2446,8 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             msgs[i].msg_hdr.msg_iovlen = 1;
             msgs[i].msg_hdr.msg_name = &from[i];
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+            msgs[i].msg_hdr.msg_control = qt->rxctl[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof(qt->rxctl[i].buf);
         }
         n = recvmmsg(qs->fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
@@ -2240,17 +2460,22 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             return;
         }
         for (int i = 0; i < n; i++) {
-            size_t len = msgs[i].msg_len;
+            size_t len = msgs[i].msg_len, seg = rx_segment_size(&msgs[i].msg_hdr, len);
             if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC || len == 0)
                 continue;
-            if (owner) {
-                conn_read(owner, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
-                          qt->rxbuf[i], len);
-                if (owner->state == QC_DEAD)
-                    return; /* its sockets are gone */
-            } else {
-                listener_dispatch(qt, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
-                                  qt->rxbuf[i], len);
+            /* A GRO train: datagrams of seg bytes back to back, the last
+             * one maybe shorter. */
+            for (size_t off = 0; off < len; off += seg) {
+                size_t k = len - off < seg ? len - off : seg;
+                if (owner) {
+                    conn_read(owner, qs, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen,
+                              qt->rxbuf[i] + off, k);
+                    if (owner->state == QC_DEAD)
+                        return; /* its sockets are gone */
+                } else {
+                    listener_dispatch(qt, qs, (struct sockaddr *)&from[i],
+                                      msgs[i].msg_hdr.msg_namelen, qt->rxbuf[i] + off, k);
+                }
             }
         }
         if (n < RX_BATCH)

@@ -32,6 +32,7 @@ struct vx_stream;
 enum vx_transport_kind {
     VX_TRANSPORT_TCP = 1,
     VX_TRANSPORT_QUIC = 2,
+    VX_TRANSPORT_AUTO = 3, /* QUIC with TCP fallback (transport/auto.h) */
 };
 
 #define VX_TARGET_NAME_MAX 63

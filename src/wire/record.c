@@ -109,7 +109,7 @@ static int endpoint_check(const struct vx_endpoint *ep)
         return VX_ERR_INVAL;
     if (ep->port == 0)
         return VX_ERR_INVAL;
-    if (ep->transports == 0 || (ep->transports & ~(VX_TRANSPORT_TCP | VX_TRANSPORT_QUIC)))
+    if (ep->transports == 0 || (ep->transports & ~(VX_REC_TRANSPORT_TCP | VX_REC_TRANSPORT_QUIC)))
         return VX_ERR_INVAL;
     if (ep->family == 4) {
         static const uint8_t zero[12];

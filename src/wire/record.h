@@ -52,8 +52,8 @@
 #define VX_RECORD_MAX_SKEW      300             /* issued-at may be this far ahead */
 #define VX_RECORD_MAX_LIFETIME  (7 * 24 * 3600) /* expires - issued */
 
-#define VX_TRANSPORT_TCP  1
-#define VX_TRANSPORT_QUIC 2
+#define VX_REC_TRANSPORT_TCP  1 /* endpoint transports bitmask */
+#define VX_REC_TRANSPORT_QUIC 2
 
 #define VX_SERVICE_F_ANYPORT 1u /* any port is accepted (ports list is empty) */
 
@@ -66,7 +66,7 @@ enum vx_record_type {
 
 struct vx_endpoint {
     uint8_t family;     /* 4 or 6 */
-    uint8_t transports; /* VX_TRANSPORT_* bits */
+    uint8_t transports; /* VX_REC_TRANSPORT_* bits */
     uint16_t port;
     uint8_t addr[16]; /* IPv4: the first 4 bytes */
 };

@@ -1,5 +1,6 @@
 /* test_circuit.c — cells (hex vectors), the hop handshake, layered crypto,
- * and whole circuits over real TCP transports on one loop.
+ * and whole circuits over real TCP transports on one loop (or, built with
+ * -DTEST_CIRCUIT_QUIC as test_circuit_quic, over QUIC transports).
  *
  * The in-process network: NODES transports on 127.0.0.1, each with its own
  * vx_relay; node 0 is the client, node DEST publishes "echo" (a local echo
@@ -31,6 +32,7 @@
 #include "path/onion.h"
 #include "path/select.h"
 #include "service/service.h"
+#include "transport/quic.h"
 #include "transport/tcp.h"
 #include "transport/transport.h"
 #include "lib/vxtime.h"
@@ -433,10 +435,18 @@ static void net_up(const struct vx_relay_conf *rconf)
         struct node *nd = &nodes[i];
         struct sockaddr_in la = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         mkid(&nd->id, (uint8_t)(100 + i));
+#ifdef TEST_CIRCUIT_QUIC
+        nd->t = vx_transport_quic_new(loop, &nd->id, NULL);
+#else
         nd->t = vx_transport_tcp_new(loop, &nd->id, NULL);
+#endif
         assert_int_equal(vx_transport_listen(nd->t, (struct sockaddr *)&la, sizeof(la)), 0);
         nd->addrlen = sizeof(nd->addr);
+#ifdef TEST_CIRCUIT_QUIC
+        assert_int_equal(vx_transport_quic_local_addr(nd->t, &nd->addr, &nd->addrlen), 0);
+#else
         vx_transport_tcp_local_addr(nd->t, &nd->addr, &nd->addrlen);
+#endif
         nd->r = vx_relay_new(loop, nd->t, &nd->id, rconf);
         nd->svcs = vx_services_new(loop);
         nd->dead = 0;

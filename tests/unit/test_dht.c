@@ -77,7 +77,7 @@ static void node_start(struct node *n, unsigned idx, const struct vx_dht_conf *c
     assert_int_equal(vx_dht_local_addr(n->dht, &n->addr, &sl), 0);
     n->port = ntohs(((struct sockaddr_in *)&n->addr)->sin_port);
     /* Our NODE record: this loopback UDP port. */
-    struct vx_endpoint ep = {.family = 4, .transports = VX_TRANSPORT_QUIC, .port = n->port};
+    struct vx_endpoint ep = {.family = 4, .transports = VX_REC_TRANSPORT_QUIC, .port = n->port};
     memcpy(ep.addr, "\x7f\0\0\x01", 4);
     assert_int_equal(vx_dht_set_endpoints(n->dht, &ep, 1, 3600), 0);
 }

@@ -50,7 +50,7 @@ static void node_start(struct node *nd, unsigned idx)
     assert_int_equal(vx_dht_listen(nd->dht, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(vx_dht_local_addr(nd->dht, &nd->addr, &sl), 0);
     struct vx_endpoint ep = {.family = 4,
-                             .transports = VX_TRANSPORT_QUIC,
+                             .transports = VX_REC_TRANSPORT_QUIC,
                              .port = ntohs(((struct sockaddr_in *)&nd->addr)->sin_port)};
     memcpy(ep.addr, "\x7f\0\0\x01", 4);
     assert_int_equal(vx_dht_set_endpoints(nd->dht, &ep, 1, 3600), 0);

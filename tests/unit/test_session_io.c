@@ -1,5 +1,6 @@
 /* test_session_io.c — byte-level stream access (vx_stream_attach/write/
- * shutdown/read_resume) between two TCP transports on one loop.
+ * shutdown/read_resume) between two transports on one loop, once over TCP +
+ * Noise and once over QUIC (every case runs on both carriers).
  *
  * The opener pushes a deterministic pattern with vx_stream_write() and
  * waits for on_writable whenever the window closes; the acceptor consumes
@@ -22,6 +23,7 @@
 #include "crypto/identity.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "transport/quic.h"
 #include "transport/tcp.h"
 #include "transport/transport.h"
 
@@ -51,6 +53,7 @@ struct end {
 
 static struct end cli, srv;
 static int delay_attach;
+static int use_quic; /* carrier of the current case */
 static ev_timer attach_timer;
 
 static void end_push(struct end *e)
@@ -202,10 +205,15 @@ static void run(uint64_t c2s, uint64_t s2c, int stingy, uint32_t window)
     vx_identity_from_seed(&ia, seed);
     memset(seed, 2, sizeof(seed));
     vx_identity_from_seed(&ib, seed);
-    struct vx_transport *ta = vx_transport_tcp_new(loop, &ia, &c);
-    struct vx_transport *tb = vx_transport_tcp_new(loop, &ib, &c);
+    struct vx_transport *ta =
+            use_quic ? vx_transport_quic_new(loop, &ia, &c) : vx_transport_tcp_new(loop, &ia, &c);
+    struct vx_transport *tb =
+            use_quic ? vx_transport_quic_new(loop, &ib, &c) : vx_transport_tcp_new(loop, &ib, &c);
     assert_int_equal(vx_transport_listen(tb, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(vx_transport_tcp_local_addr(tb, &ss, &sl), 0);
+    if (use_quic)
+        assert_int_equal(vx_transport_quic_local_addr(tb, &ss, &sl), 0);
+    else
+        assert_int_equal(vx_transport_tcp_local_addr(tb, &ss, &sl), 0);
     vx_transport_set_accept(tb, accept_cb, NULL);
 
     memset(&cli, 0, sizeof(cli));
@@ -279,13 +287,37 @@ static void test_empty_streams(void **state)
     run(0, 0, 0, 65536);
 }
 
+#define BOTH(name)                                                                                 \
+    static void name##_tcp(void **state)                                                           \
+    {                                                                                              \
+        use_quic = 0;                                                                              \
+        name(state);                                                                               \
+    }                                                                                              \
+    static void name##_quic(void **state)                                                          \
+    {                                                                                              \
+        use_quic = 1;                                                                              \
+        name(state);                                                                               \
+    }
+BOTH(test_small_both_ways)
+BOTH(test_bulk_with_backpressure)
+BOTH(test_stingy_reader)
+BOTH(test_data_before_attach)
+BOTH(test_empty_streams)
+
 int main(void)
 {
     vx_log_set_level(VX_LOG_WARN);
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_small_both_ways), cmocka_unit_test(test_bulk_with_backpressure),
-            cmocka_unit_test(test_stingy_reader),   cmocka_unit_test(test_data_before_attach),
-            cmocka_unit_test(test_empty_streams),
+            cmocka_unit_test(test_small_both_ways_tcp),
+            cmocka_unit_test(test_bulk_with_backpressure_tcp),
+            cmocka_unit_test(test_stingy_reader_tcp),
+            cmocka_unit_test(test_data_before_attach_tcp),
+            cmocka_unit_test(test_empty_streams_tcp),
+            cmocka_unit_test(test_small_both_ways_quic),
+            cmocka_unit_test(test_bulk_with_backpressure_quic),
+            cmocka_unit_test(test_stingy_reader_quic),
+            cmocka_unit_test(test_data_before_attach_quic),
+            cmocka_unit_test(test_empty_streams_quic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
