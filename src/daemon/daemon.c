@@ -150,6 +150,8 @@ static void transport_hsfail_cb(const struct sockaddr *sa, socklen_t salen, int 
 {
     struct vx_daemon *d = arg;
     vx_daemon_count_error(d, "handshake");
+    if (err == VX_ERR_TIMEOUT)
+        vx_daemon_count_limit(d, "handshake_timeout");
     if (d->hsfail_fn)
         d->hsfail_fn(sa, (unsigned)salen, err, d->hsfail_arg);
 }

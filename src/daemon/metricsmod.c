@@ -30,6 +30,7 @@ struct vx_metricsmod {
     struct vx_counter *sessions_total, *hs_failed, *streams_total;
     struct vx_counter *bytes_in, *bytes_out;
     struct vx_gauge *stream_mem;
+    struct vx_counter *lim_sessions, *lim_streams;
 
     /* DHT */
     struct vx_gauge *dht_contacts, *dht_records, *dht_published;
@@ -81,6 +82,8 @@ static void collect(struct vx_metrics *mx, void *arg)
         m->bytes_in->v = ts.bytes_in;
         m->bytes_out->v = ts.bytes_out;
         vx_gauge_set(m->stream_mem, (double)ts.stream_mem);
+        m->lim_sessions->v = ts.limit_sessions;
+        m->lim_streams->v = ts.limit_streams;
     }
     if (dht) {
         struct vx_dht_stats st;
@@ -147,6 +150,8 @@ static void register_all(struct vx_metricsmod *m)
       "handshake");
     C("vx6_limit_hits_total", "Connections, streams or requests refused or closed by a limit.",
       "limit", "handshake_failures");
+    C("vx6_limit_hits_total", "Connections, streams or requests refused or closed by a limit.",
+      "limit", "handshake_timeout");
 
     if (t) {
         m->sessions_total = C("vx6_sessions_established_total", "Sessions established.");
@@ -160,6 +165,12 @@ static void register_all(struct vx_metricsmod *m)
         m->bytes_out = C("vx6_bytes_total", "Stream payload bytes, by path and direction.", "path",
                          "session", "dir", "out");
         m->stream_mem = G("vx6_stream_buffer_bytes", "Bytes buffered for streams now.");
+        m->lim_sessions = C("vx6_limit_hits_total",
+                            "Connections, streams or requests refused or closed by a limit.",
+                            "limit", "max_sessions");
+        m->lim_streams = C("vx6_limit_hits_total",
+                           "Connections, streams or requests refused or closed by a limit.",
+                           "limit", "max_streams_per_peer");
     }
     if (dht) {
         m->dht_contacts = G("vx6_dht_contacts", "Contacts in the DHT routing table.");

@@ -2295,6 +2295,7 @@ static void server_accept(struct quic_transport *qt, struct quic_sock *qs,
     if (hd.type != NGTCP2_PKT_INITIAL)
         return;
     if (qt->nconns >= qt->conf.max_sessions) {
+        qt->st.limit_sessions++;
         send_refuse(qs, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED);
         return;
     }
@@ -2626,6 +2627,7 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
             return NULL;
         }
         if (qt->nconns >= qt->conf.max_sessions) {
+            qt->st.limit_sessions++;
             *err = VX_ERR_LIMIT;
             return NULL;
         }

@@ -830,8 +830,10 @@ static void on_stream_open(struct session *s, const struct vx_frame *f)
     uint16_t refuse = VX_RSN_NONE;
     if (s->goaway_sent)
         refuse = VX_RSN_CLOSED;
-    else if (s->nstreams >= t->conf.max_streams)
+    else if (s->nstreams >= t->conf.max_streams) {
         refuse = VX_RSN_LIMIT;
+        t->st.limit_streams++;
+    }
     else if (!t->base.accept_fn)
         refuse = VX_RSN_REFUSED;
     if (refuse != VX_RSN_NONE) {
@@ -1635,6 +1637,7 @@ static void listener_cb(struct ev_loop *loop, ev_io *w, int revents)
             log_warn_rl(LD_SESSION, "transport: session limit (%u) reached; refusing a peer",
                         t->conf.max_sessions);
             t->st.handshakes_failed++;
+            t->st.limit_sessions++;
             close(fd);
             continue;
         }
@@ -1857,6 +1860,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
             return NULL;
         }
         if (t->nsessions >= t->conf.max_sessions) {
+            t->st.limit_sessions++;
             *err = VX_ERR_LIMIT;
             return NULL;
         }
@@ -1867,6 +1871,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
     if (s->state == SS_OPEN && s->peer_hello.max_streams < limit)
         limit = s->peer_hello.max_streams;
     if (s->nstreams >= limit || s->next_sid > 0x7ffffffe) {
+        t->st.limit_streams++;
         *err = VX_ERR_LIMIT;
         return NULL;
     }

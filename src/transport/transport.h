@@ -182,6 +182,8 @@ struct vx_transport_stats {
     uint64_t bytes_in;          /* stream payload bytes received */
     uint64_t bytes_out;         /* stream payload bytes sent */
     uint64_t stream_mem;        /* bytes buffered for streams right now */
+    uint64_t limit_sessions;    /* sessions refused: max_sessions reached */
+    uint64_t limit_streams;     /* streams refused: max_streams per session */
 };
 void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *st);
 

@@ -1013,6 +1013,12 @@ static void test_stream_limit(void **state)
     /* now that the peer's limit is known, a fourth fails at once */
     assert_null(open_idx(3, id_of(&B), &err));
     assert_int_equal(err, VX_ERR_LIMIT);
+    /* both refusals are counted: B refused one, A one locally */
+    struct vx_transport_stats st;
+    vx_transport_get_stats(B.t, &st);
+    assert_int_equal(st.limit_streams, 1);
+    vx_transport_get_stats(A.t, &st);
+    assert_int_equal(st.limit_streams, 1);
     teardown_pair();
 }
 
