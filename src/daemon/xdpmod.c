@@ -183,6 +183,11 @@ static void hsfail_cb(const struct sockaddr *sa, unsigned salen, int err, void *
     uint64_t now = vx_time_mono_ms();
     char ps[64];
 
+    /* A peer that just closed (a TCP health check, a port probe) is not
+     * abusive; malformed or unauthenticated handshakes and silence past the
+     * handshake timeout are. */
+    if (err == VX_ERR_UNREACH || err == VX_ERR_CLOSED)
+        return;
     if (vx_prefix_from_sockaddr(sa, 32, 64, &p) < 0)
         return;
     struct track *t = track_find(m, &p, now);

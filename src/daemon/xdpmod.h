@@ -8,9 +8,12 @@
  * without it.  The program is detached when the daemon stops.
  *
  * Blocklist feed: the daemon passes every failed session handshake from a
- * peer (vx_daemon_set_handshake_fail_hook); a source prefix (IPv6 /64, IPv4
- * address) with VX_XDPMOD_FAIL_MAX failures within VX_XDPMOD_FAIL_WINDOW_MS
- * is blocked in XDP for VX_XDPMOD_BLOCK_MS, then unblocked.
+ * peer (vx_daemon_set_handshake_fail_hook); malformed or unauthenticated
+ * handshakes and handshake timeouts count, a peer that merely closed the
+ * connection (health checks, port probes) does not.  A source prefix (IPv6
+ * /64, IPv4 address) with VX_XDPMOD_FAIL_MAX failures within
+ * VX_XDPMOD_FAIL_WINDOW_MS is blocked in XDP for VX_XDPMOD_BLOCK_MS, then
+ * unblocked.
  *
  * Control commands: ebpf-status, ebpf-attach [IFACE] [native|generic],
  * ebpf-detach (`vx6 ebpf ...`); an "xdp" section in `vx6 status`; metrics
