@@ -52,3 +52,5 @@ TESTS += tests/net/xdp_daemon.sh
 endif
 TESTS += tests/net/metrics.sh
 EXTRA_DIST += tests/net/metrics.sh
+TESTS += tests/net/limits.sh
+EXTRA_DIST += tests/net/limits.sh

@@ -57,7 +57,7 @@ ip -n $B addr add fd00:8::2/64 dev e0 nodad
 
 mkdir -p "$tmp/www"
 head -c 200000 /dev/urandom | base64 >"$tmp/www/big.txt"
-nsx $A python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
+ip netns exec $A python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     nsx $A bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' 2>/dev/null && break
