@@ -54,3 +54,9 @@ TESTS += tests/net/metrics.sh
 EXTRA_DIST += tests/net/metrics.sh
 TESTS += tests/net/limits.sh
 EXTRA_DIST += tests/net/limits.sh
+
+# soak test: not in `make check`; `make soak` (SOAK_MINUTES=3 by default)
+EXTRA_DIST += tests/soak/soak.sh tests/soak/soakload.py
+soak: all
+	VX6_BUILDDIR='$(abs_top_builddir)' VX6_SRCDIR='$(abs_top_srcdir)' $(BASH) $(top_srcdir)/tests/soak/soak.sh
+.PHONY: soak
