@@ -45,6 +45,10 @@ int cmd_loglevel(struct cli *g, int argc, char **argv);
 int cmd_reload(struct cli *g, int argc, char **argv);
 int cmd_stop(struct cli *g, int argc, char **argv);
 int cmd_hidden(struct cli *g, int argc, char **argv);
+int cmd_services(struct cli *g, int argc, char **argv);
+int cmd_forwards(struct cli *g, int argc, char **argv);
+int cmd_connect(struct cli *g, int argc, char **argv);
+int cmd_disconnect(struct cli *g, int argc, char **argv);
 int cmd_ebpf(struct cli *g, int argc, char **argv);
 
 #endif

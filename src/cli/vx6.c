@@ -24,6 +24,10 @@ static const struct {
         {"reload", cmd_reload, "make the daemon re-read its configuration"},
         {"stop", cmd_stop, "stop the daemon"},
         {"hidden", cmd_hidden, "hidden services: 'hidden address NAME' shows ADDRESS.vx6"},
+        {"services", cmd_services, "published services and their localhost targets"},
+        {"forwards", cmd_forwards, "local forwarded ports"},
+        {"connect", cmd_connect, "forward a local port to a vx6 name (--listen ADDR)"},
+        {"disconnect", cmd_disconnect, "remove a forward made with connect"},
         {"ebpf", cmd_ebpf, "XDP classifier: status, attach [IFACE] [--mode M], detach"},
 };
 

@@ -6,19 +6,19 @@ libvx6_a_SOURCES += \
 
 check_PROGRAMS += tests/unit/test_identity
 TESTS += tests/unit/test_identity
-tests_unit_test_identity_SOURCES = tests/unit/test_identity.c
+tests_unit_test_identity_SOURCES = tests/unit/test_identity.c $(VX6_TESTUTIL)
 tests_unit_test_identity_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_identity_LDADD = $(VX6_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_channel
 TESTS += tests/unit/test_channel
-tests_unit_test_channel_SOURCES = tests/unit/test_channel.c
+tests_unit_test_channel_SOURCES = tests/unit/test_channel.c $(VX6_TESTUTIL)
 tests_unit_test_channel_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_channel_LDADD = $(VX6_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_noise
 TESTS += tests/unit/test_noise
-tests_unit_test_noise_SOURCES = tests/unit/test_noise.c
+tests_unit_test_noise_SOURCES = tests/unit/test_noise.c $(VX6_TESTUTIL)
 tests_unit_test_noise_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_noise_LDADD = $(VX6_TEST_LIBS)
 

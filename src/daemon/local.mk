@@ -40,6 +40,16 @@ vx6d_SOURCES = src/daemon/vx6d.c
 TESTS += tests/net/daemon_basic.sh
 EXTRA_DIST += tests/net/daemon_basic.sh
 
+# --- gateway (issue 5): transport + services + path + front from a config ---
+libvx6_a_SOURCES += src/daemon/gateway.c src/daemon/gateway.h
+# A node made of the gateway alone, for the tests/net scripts.
+check_PROGRAMS += tests/tools/vx6-gw-node
+tests_tools_vx6_gw_node_SOURCES = tests/tools/vx6-gw-node.c
+TESTS += tests/net/gateway_direct.sh
+EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py
+
+# --- gateway modules in vx6d (gatewaymod.c) ---
+libvx6_a_SOURCES += src/daemon/gatewaymod.c src/daemon/gatewaymod.h
 # --- dops: XDP module, metrics module, systemd notifications ---
 libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
 	src/daemon/metricsmod.c src/daemon/metricsmod.h \

@@ -1,6 +1,7 @@
 /* vx6d.c — the VX6 node daemon's main(): options, config, then the core. */
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/gatewaymod.h"
 #include "daemon/metricsmod.h"
 #include "daemon/notify.h"
 #include "daemon/xdpmod.h"
@@ -149,6 +150,11 @@ int main(int argc, char **argv)
     d = vx_daemon_new(cfg, used_path, debug ? "debug" : NULL);
     /* Modules plug in here, one per slot, as they are built:
      * vx_daemon_set_module(d, VX_SLOT_TRANSPORT, ...). */
+    /* data plane: node transport, services, path, SOCKS front, forwards */
+    struct vx_gatewaymod *gwm = vx_gatewaymod_new();
+    vx_daemon_set_module(d, VX_SLOT_TRANSPORT, &vx_gatewaymod_ops, gwm);
+    vx_daemon_set_module(d, VX_SLOT_FRONT, &vx_gatewaymod_front_ops, gwm);
+
     /* XDP classifier on the node port (xdpmod.c) */
     vx_daemon_set_module(d, VX_SLOT_XDP, &vx_xdpmod_ops, vx_xdpmod_new());
 

@@ -36,57 +36,6 @@ void vx_dht_conf_default(struct vx_dht_conf *conf)
     conf->registry_bootstrap = 32;
 }
 
-int vx_dhtaddr_from_sockaddr(struct vx_dhtaddr *a, const struct sockaddr *sa, socklen_t len)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memset(a, 0, sizeof(*a));
-    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-        a->family = 4;
-        memcpy(a->ip, &s4->sin_addr, 4);
-        a->port = ntohs(s4->sin_port);
-        return 0;
-    }
-    if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
-            a->family = 4;
-            memcpy(a->ip, s6->sin6_addr.s6_addr + 12, 4);
-        } else {
-            a->family = 6;
-            memcpy(a->ip, s6->sin6_addr.s6_addr, 16);
-        }
-        a->port = ntohs(s6->sin6_port);
-        return 0;
-    }
-    return VX_ERR_BADADDR;
-}
-
-void vx_dhtaddr_to_sockaddr(const struct vx_dhtaddr *a, int v6_socket, struct sockaddr_storage *ss,
-                            socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (a->family == 4 && !v6_socket) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        memcpy(&s4->sin_addr, a->ip, 4);
-        s4->sin_port = htons(a->port);
-        *len = sizeof(*s4);
-        return;
-    }
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-    s6->sin6_family = AF_INET6;
-    if (a->family == 4) {
-        s6->sin6_addr.s6_addr[10] = 0xff;
-        s6->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(s6->sin6_addr.s6_addr + 12, a->ip, 4);
-    } else {
-        memcpy(s6->sin6_addr.s6_addr, a->ip, 16);
-    }
-    s6->sin6_port = htons(a->port);
-    *len = sizeof(*s6);
-}
-
 /* ---- core callbacks --------------------------------------------------- */
 
 static void clock_now(struct vx_dht *dht)

@@ -96,9 +96,4 @@ void vx_dht_set_lookup_observer(struct vx_dht *dht, vx_dht_lookup_observer_fn fn
 void vx_dht_foreach_peer(const struct vx_dht *dht,
                          int (*cb)(const struct vx_rt_contact *c, void *arg), void *arg);
 
-/* Address conversions (IPv4-mapped IPv6 becomes IPv4).  0 or VX_ERR_BADADDR. */
-int vx_dhtaddr_from_sockaddr(struct vx_dhtaddr *a, const struct sockaddr *sa, socklen_t len);
-void vx_dhtaddr_to_sockaddr(const struct vx_dhtaddr *a, int v6_socket, struct sockaddr_storage *ss,
-                            socklen_t *len);
-
 #endif

@@ -1,12 +1,11 @@
 /* dhtmsg.c — DHT datagram encoding.  Pure: no I/O. */
 #include "dht/dhtmsg.h"
 
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/err.h"
-#include "wire/record_cursor.h"
+#include "wire/cursor.h"
 
 const char *vx_dhtmsg_type_name(int type)
 {
@@ -33,25 +32,24 @@ static int addr_check(const struct vx_dhtaddr *a)
     return a->port ? 0 : VX_ERR_INVAL;
 }
 
-static void put_record(struct rcur_w *w, const struct vx_dhtmsg *m, int required)
+static void put_record(struct vx_wcur *w, const struct vx_dhtmsg *m, int required)
 {
     if ((required && m->rec_len == 0) || m->rec_len > VX_RECORD_MAX) {
-        if (!w->err)
-            w->err = m->rec_len ? VX_ERR_TOOBIG : VX_ERR_INVAL;
+        vx_wcur_fail(w, m->rec_len ? VX_ERR_TOOBIG : VX_ERR_INVAL);
         return;
     }
-    rcw_u16(w, m->rec_len);
-    rcw_bytes(w, m->rec, m->rec_len);
+    vx_wcur_u16(w, m->rec_len);
+    vx_wcur_bytes(w, m->rec, m->rec_len);
 }
 
 int vx_dhtmsg_encode(const struct vx_dhtmsg *m, uint8_t *out, size_t cap)
 {
-    struct rcur_w w;
-    rcw_init(&w, out, cap < VX_DHTMSG_MAX ? cap : VX_DHTMSG_MAX);
-    rcw_u8(&w, VX_DHTMSG_VERSION);
-    rcw_u8(&w, m->type);
-    rcw_bytes(&w, m->txid, VX_DHT_TXID_LEN);
-    rcw_bytes(&w, m->sender, VX_NODE_ID_LEN);
+    struct vx_wcur w;
+    vx_wcur_init(&w, out, cap < VX_DHTMSG_MAX ? cap : VX_DHTMSG_MAX);
+    vx_wcur_u8(&w, VX_DHTMSG_VERSION);
+    vx_wcur_u8(&w, m->type);
+    vx_wcur_bytes(&w, m->txid, VX_DHT_TXID_LEN);
+    vx_wcur_bytes(&w, m->sender, VX_NODE_ID_LEN);
     switch (m->type) {
     case VX_DHT_PING:
     case VX_DHT_PONG:
@@ -59,65 +57,65 @@ int vx_dhtmsg_encode(const struct vx_dhtmsg *m, uint8_t *out, size_t cap)
         break;
     case VX_DHT_FIND_NODE:
     case VX_DHT_FIND_VALUE:
-        rcw_bytes(&w, m->target, VX_NODE_ID_LEN);
+        vx_wcur_bytes(&w, m->target, VX_NODE_ID_LEN);
         break;
     case VX_DHT_NODES:
         if (m->n_contacts > VX_DHT_MAX_CONTACTS)
             return VX_ERR_TOOBIG;
-        rcw_bytes(&w, m->token, VX_DHT_TOKEN_LEN);
-        rcw_u8(&w, m->n_contacts);
+        vx_wcur_bytes(&w, m->token, VX_DHT_TOKEN_LEN);
+        vx_wcur_u8(&w, m->n_contacts);
         for (unsigned i = 0; i < m->n_contacts; i++) {
             const struct vx_dht_contact *c = &m->contacts[i];
             if (addr_check(&c->addr) < 0)
                 return VX_ERR_INVAL;
-            rcw_bytes(&w, c->id, VX_NODE_ID_LEN);
-            rcw_u8(&w, c->addr.family);
-            rcw_bytes(&w, c->addr.ip, c->addr.family == 4 ? 4 : 16);
-            rcw_u16(&w, c->addr.port);
+            vx_wcur_bytes(&w, c->id, VX_NODE_ID_LEN);
+            vx_wcur_u8(&w, c->addr.family);
+            vx_wcur_bytes(&w, c->addr.ip, c->addr.family == 4 ? 4 : 16);
+            vx_wcur_u16(&w, c->addr.port);
         }
         break;
     case VX_DHT_VALUE:
     case VX_DHT_STORE:
-        rcw_bytes(&w, m->token, VX_DHT_TOKEN_LEN);
+        vx_wcur_bytes(&w, m->token, VX_DHT_TOKEN_LEN);
         put_record(&w, m, 1);
         break;
     case VX_DHT_STORED:
-        rcw_u8(&w, m->status);
+        vx_wcur_u8(&w, m->status);
         break;
     default:
         return VX_ERR_INVAL;
     }
-    return w.err ? w.err : (int)w.len;
+    return w.err ? w.err : (int)w.off;
 }
 
-static int get_record(struct rcur_r *c, struct vx_dhtmsg *m, int required)
+static int get_record(struct vx_rcur *c, struct vx_dhtmsg *m, int required)
 {
-    uint16_t n = rcr_u16(c);
-    if (c->err)
+    uint16_t n;
+    if (vx_rcur_u16(c, &n) < 0)
         return c->err;
     if (n > VX_RECORD_MAX)
         return VX_ERR_TOOBIG;
     if (required && n == 0)
         return VX_ERR_INVAL;
-    m->rec = rcr_take(c, n);
+    vx_rcur_ptr(c, &m->rec, n);
     m->rec_len = n;
     return c->err;
 }
 
 int vx_dhtmsg_decode(struct vx_dhtmsg *m, const uint8_t *data, size_t len)
 {
-    struct rcur_r c;
-    uint8_t ver;
+    struct vx_rcur c;
+    uint8_t ver = 0;
     int rc = 0;
 
     memset(m, 0, sizeof(*m));
     if (len > VX_DHTMSG_MAX)
         return VX_ERR_TOOBIG;
-    rcr_init(&c, data, len);
-    ver = rcr_u8(&c);
-    m->type = rcr_u8(&c);
-    rcr_bytes(&c, m->txid, VX_DHT_TXID_LEN);
-    rcr_bytes(&c, m->sender, VX_NODE_ID_LEN);
+    vx_rcur_init(&c, data, len);
+    vx_rcur_u8(&c, &ver);
+    vx_rcur_u8(&c, &m->type);
+    vx_rcur_bytes(&c, m->txid, VX_DHT_TXID_LEN);
+    vx_rcur_bytes(&c, m->sender, VX_NODE_ID_LEN);
     if (c.err)
         return c.err;
     if (ver != VX_DHTMSG_VERSION)
@@ -129,24 +127,24 @@ int vx_dhtmsg_decode(struct vx_dhtmsg *m, const uint8_t *data, size_t len)
         break;
     case VX_DHT_FIND_NODE:
     case VX_DHT_FIND_VALUE:
-        rcr_bytes(&c, m->target, VX_NODE_ID_LEN);
+        vx_rcur_bytes(&c, m->target, VX_NODE_ID_LEN);
         break;
     case VX_DHT_NODES: {
-        rcr_bytes(&c, m->token, VX_DHT_TOKEN_LEN);
-        uint8_t n = rcr_u8(&c);
-        if (c.err)
+        uint8_t n = 0;
+        vx_rcur_bytes(&c, m->token, VX_DHT_TOKEN_LEN);
+        if (vx_rcur_u8(&c, &n) < 0)
             return c.err;
         if (n > VX_DHT_MAX_CONTACTS)
             return VX_ERR_TOOBIG;
         for (unsigned i = 0; i < n; i++) {
             struct vx_dht_contact *ct = &m->contacts[i];
-            rcr_bytes(&c, ct->id, VX_NODE_ID_LEN);
-            ct->addr.family = rcr_u8(&c);
-            if (!c.err && ct->addr.family != 4 && ct->addr.family != 6)
+            vx_rcur_bytes(&c, ct->id, VX_NODE_ID_LEN);
+            if (vx_rcur_u8(&c, &ct->addr.family) < 0)
+                return c.err;
+            if (ct->addr.family != 4 && ct->addr.family != 6)
                 return VX_ERR_INVAL;
-            rcr_bytes(&c, ct->addr.ip, ct->addr.family == 4 ? 4 : 16);
-            ct->addr.port = rcr_u16(&c);
-            if (c.err)
+            vx_rcur_bytes(&c, ct->addr.ip, ct->addr.family == 4 ? 4 : 16);
+            if (vx_rcur_u16(&c, &ct->addr.port) < 0)
                 return c.err;
             if (ct->addr.port == 0)
                 return VX_ERR_INVAL;
@@ -156,11 +154,11 @@ int vx_dhtmsg_decode(struct vx_dhtmsg *m, const uint8_t *data, size_t len)
     }
     case VX_DHT_VALUE:
     case VX_DHT_STORE:
-        rcr_bytes(&c, m->token, VX_DHT_TOKEN_LEN);
+        vx_rcur_bytes(&c, m->token, VX_DHT_TOKEN_LEN);
         rc = get_record(&c, m, 1);
         break;
     case VX_DHT_STORED:
-        m->status = rcr_u8(&c);
+        vx_rcur_u8(&c, &m->status);
         break;
     default:
         return VX_ERR_INVAL;
@@ -169,7 +167,7 @@ int vx_dhtmsg_decode(struct vx_dhtmsg *m, const uint8_t *data, size_t len)
         return rc;
     if (c.err)
         return c.err;
-    return rcr_left(&c) ? VX_ERR_INVAL : 0;
+    return vx_rcur_left(&c) ? VX_ERR_INVAL : 0;
 }
 
 int vx_dhtaddr_equal(const struct vx_dhtaddr *a, const struct vx_dhtaddr *b)
@@ -193,14 +191,28 @@ int vx_dhtaddr_is_loopback(const struct vx_dhtaddr *a)
     return memcmp(a->ip, lo6, 16) == 0;
 }
 
+int vx_dhtaddr_from_sockaddr(struct vx_dhtaddr *a, const struct sockaddr *sa, socklen_t len)
+{
+    int v;
+    memset(a, 0, sizeof(*a));
+    if ((v = vx_addr_to_ip(sa, len, a->ip, &a->port)) < 0)
+        return v;
+    a->family = (uint8_t)v;
+    return 0;
+}
+
+void vx_dhtaddr_to_sockaddr(const struct vx_dhtaddr *a, int v6_socket, struct sockaddr_storage *ss,
+                            socklen_t *len)
+{
+    vx_addr_from_ip(ss, len, a->family == 4 ? 4 : 6, a->ip, a->port);
+    if (v6_socket)
+        vx_addr_map(ss, len);
+}
+
 void vx_dhtaddr_format(const struct vx_dhtaddr *a, char *out, size_t cap)
 {
-    char ip[INET6_ADDRSTRLEN];
-    if (a->family == 4) {
-        inet_ntop(AF_INET, a->ip, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, a->port);
-    } else {
-        inet_ntop(AF_INET6, a->ip, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, a->port);
-    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    vx_dhtaddr_to_sockaddr(a, 0, &ss, &len);
+    vx_addr_format((const struct sockaddr *)&ss, len, out, cap);
 }

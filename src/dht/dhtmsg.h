@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "crypto/identity.h"
 #include "wire/record.h"
@@ -91,5 +92,11 @@ int vx_dhtaddr_same_prefix(const struct vx_dhtaddr *a, const struct vx_dhtaddr *
 int vx_dhtaddr_is_loopback(const struct vx_dhtaddr *a);
 /* "[2001:db8::1]:4242" or "192.0.2.1:4242" into out. */
 void vx_dhtaddr_format(const struct vx_dhtaddr *a, char *out, size_t cap);
+/* Address conversions (lib/addr: IPv4-mapped IPv6 becomes IPv4; an IPv4
+ * address for a dual-stack v6_socket becomes ::ffff:a.b.c.d).
+ * from: 0 or VX_ERR_BADADDR. */
+int vx_dhtaddr_from_sockaddr(struct vx_dhtaddr *a, const struct sockaddr *sa, socklen_t len);
+void vx_dhtaddr_to_sockaddr(const struct vx_dhtaddr *a, int v6_socket, struct sockaddr_storage *ss,
+                            socklen_t *len);
 
 #endif

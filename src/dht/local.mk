@@ -16,10 +16,10 @@ libvx6_a_SOURCES += src/dht/dht.c src/dht/dht.h
 
 check_PROGRAMS += tests/unit/test_dhtmsg tests/unit/test_dht
 TESTS += tests/unit/test_dhtmsg tests/unit/test_dht
-tests_unit_test_dhtmsg_SOURCES = tests/unit/test_dhtmsg.c
+tests_unit_test_dhtmsg_SOURCES = tests/unit/test_dhtmsg.c $(VX6_TESTUTIL)
 tests_unit_test_dhtmsg_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_dhtmsg_LDADD = $(VX6_TEST_LIBS)
-tests_unit_test_dht_SOURCES = tests/unit/test_dht.c
+tests_unit_test_dht_SOURCES = tests/unit/test_dht.c $(VX6_TESTUTIL)
 tests_unit_test_dht_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_dht_LDADD = $(VX6_TEST_LIBS)
 

@@ -52,3 +52,11 @@ tests_unit_test_pac_SOURCES = tests/unit/test_pac.c
 tests_unit_test_pac_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_pac_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_pac
+
+# The proxy front-end: listener, per-connection state machine, local forwards.
+libvx6_a_SOURCES += src/front/front.c src/front/front.h
+check_PROGRAMS += tests/unit/test_front
+tests_unit_test_front_SOURCES = tests/unit/test_front.c
+tests_unit_test_front_CFLAGS = $(VX6_TEST_CFLAGS) -pthread
+tests_unit_test_front_LDADD = $(VX6_TEST_LIBS) -lpthread
+TESTS += tests/unit/test_front

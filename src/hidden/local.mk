@@ -49,3 +49,16 @@ EXTRA_DIST += tests/vectors/hidden_ref.py
 # vx6 hidden (src/cli/hidden_cmds.c)
 TESTS += tests/net/hidden_cli.sh
 EXTRA_DIST += tests/net/hidden_cli.sh
+
+# --- hidden services over circuits (issue 7) ---
+libvx6_a_SOURCES += src/hidden/hsconn.c src/hidden/hsconn.h
+check_PROGRAMS += tests/unit/test_hsconn
+tests_unit_test_hsconn_SOURCES = tests/unit/test_hsconn.c
+tests_unit_test_hsconn_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_hsconn_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_hsconn
+# Test helper: one hidden-service-capable node per process (tests/net/hidden.sh, tests/bench/hidden.sh).
+check_PROGRAMS += tests/tools/vx6-hs-node
+tests_tools_vx6_hs_node_SOURCES = tests/tools/vx6-hs-node.c
+TESTS += tests/net/hidden.sh
+EXTRA_DIST += tests/net/hidden.sh tests/bench/hidden.sh

@@ -395,3 +395,56 @@ void vx_addr_unmap(struct sockaddr_storage *ss, socklen_t *len)
     port = ntohs(sin6->sin6_port);
     set_v4(ss, len, &a4, port);
 }
+
+void vx_addr_map(struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct in6_addr a6 = {0};
+    uint16_t port;
+
+    if (!ss || ss->ss_family != AF_INET)
+        return;
+    a6.s6_addr[10] = a6.s6_addr[11] = 0xff;
+    memcpy(a6.s6_addr + 12, &((struct sockaddr_in *)ss)->sin_addr, 4);
+    port = ntohs(((struct sockaddr_in *)ss)->sin_port);
+    set_v6(ss, len, &a6, 0, port);
+}
+
+int vx_addr_to_ip(const struct sockaddr *sa, socklen_t salen, uint8_t ip[16], uint16_t *port)
+{
+    memset(ip, 0, 16);
+    if (sa && sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        memcpy(ip, &sin->sin_addr, 4);
+        *port = ntohs(sin->sin_port);
+        return 4;
+    }
+    if (sa && sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        *port = ntohs(sin6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            memcpy(ip, sin6->sin6_addr.s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(ip, sin6->sin6_addr.s6_addr, 16);
+        return 6;
+    }
+    return VX_ERR_BADADDR;
+}
+
+int vx_addr_from_ip(struct sockaddr_storage *ss, socklen_t *len, int version, const uint8_t *ip,
+                    uint16_t port)
+{
+    if (version == 4) {
+        struct in_addr a4;
+        memcpy(&a4, ip, 4);
+        set_v4(ss, len, &a4, port);
+        return 0;
+    }
+    if (version == 6) {
+        struct in6_addr a6;
+        memcpy(&a6, ip, 16);
+        set_v6(ss, len, &a6, 0, port);
+        return 0;
+    }
+    return VX_ERR_BADADDR;
+}

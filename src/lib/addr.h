@@ -79,5 +79,20 @@ int vx_addr_set_port(struct sockaddr *sa, uint16_t port);
 /* Turn an IPv4-mapped IPv6 address into a plain IPv4 one in place (port
  * kept); any other address is left alone. */
 void vx_addr_unmap(struct sockaddr_storage *ss, socklen_t *len);
+/* The reverse, for a dual-stack IPv6 socket: an IPv4 address becomes
+ * ::ffff:a.b.c.d in place (port kept); any other address is left alone. */
+void vx_addr_map(struct sockaddr_storage *ss, socklen_t *len);
+
+/* The raw form wire codecs carry: IP version (4 or 6), the address bytes
+ * (4 or 16) and the port in host order.
+ * vx_addr_to_ip() fills ip (16 bytes; an IPv4 address, IPv4-mapped IPv6
+ * included, in the first 4, the rest zeroed) and *port and returns 4 or 6;
+ * VX_ERR_BADADDR for another family or a salen too short for it.  The IPv6
+ * zone is not carried.
+ * vx_addr_from_ip() builds the AF_INET (version 4, ip[0..3]) or AF_INET6
+ * (version 6, ip[0..15]) address; 0, or VX_ERR_BADADDR for another version. */
+int vx_addr_to_ip(const struct sockaddr *sa, socklen_t salen, uint8_t ip[16], uint16_t *port);
+int vx_addr_from_ip(struct sockaddr_storage *ss, socklen_t *len, int version, const uint8_t *ip,
+                    uint16_t port);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/err.h"
 
 #define NIL UINT32_MAX
@@ -22,26 +23,15 @@ int vx_prefix_from_sockaddr(const struct sockaddr *sa, unsigned v4_bits, unsigne
                             struct vx_prefix *out)
 {
     unsigned bits, nbytes;
+    uint16_t port;
+    int v;
 
     memset(out, 0, sizeof(*out));
-    if (!sa)
-        return VX_ERR_BADADDR;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        out->family = AF_INET;
-        memcpy(out->addr, &in->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            out->family = AF_INET;
-            memcpy(out->addr, in6->sin6_addr.s6_addr + 12, 4);
-        } else {
-            out->family = AF_INET6;
-            memcpy(out->addr, &in6->sin6_addr, 16);
-        }
-    } else {
-        return VX_ERR_BADADDR;
-    }
+    /* No length comes with sa: it is a whole address of its family, and
+     * vx_addr_to_ip reads no further than that. */
+    if ((v = vx_addr_to_ip(sa, sizeof(struct sockaddr_storage), out->addr, &port)) < 0)
+        return v;
+    out->family = v == 4 ? AF_INET : AF_INET6;
     if (out->family == AF_INET)
         bits = v4_bits > 32 ? 32 : v4_bits;
     else

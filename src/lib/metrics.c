@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -162,27 +163,15 @@ static void sb_double(struct sb *s, double v)
     sb_add(s, tmp);
 }
 
-/* Label values escape backslash, double quote and newline. */
-static void sb_label_value(struct sb *s, const char *v)
+/* Escape backslash and newline, and double quote too if quotes (label
+ * values do, HELP text does not). */
+static void sb_escaped(struct sb *s, const char *v, int quotes)
 {
     for (; *v; v++) {
         if (*v == '\\')
             sb_add(s, "\\\\");
-        else if (*v == '"')
+        else if (*v == '"' && quotes)
             sb_add(s, "\\\"");
-        else if (*v == '\n')
-            sb_add(s, "\\n");
-        else
-            sb_addc(s, *v);
-    }
-}
-
-/* HELP text escapes backslash and newline. */
-static void sb_help(struct sb *s, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\')
-            sb_add(s, "\\\\");
         else if (*v == '\n')
             sb_add(s, "\\n");
         else
@@ -313,7 +302,7 @@ static char *labels_render(const char *metric, enum mtype type, va_list ap)
             sb_addc(&s, ',');
         sb_add(&s, names[i]);
         sb_add(&s, "=\"");
-        sb_label_value(&s, values[i]);
+        sb_escaped(&s, values[i], 1);
         sb_addc(&s, '"');
     }
     return s.p;
@@ -527,7 +516,7 @@ static void render(struct vx_metrics *m, struct sb *s)
         sb_add(s, "# HELP ");
         sb_add(s, f->name);
         sb_addc(s, ' ');
-        sb_help(s, f->help);
+        sb_escaped(s, f->help, 0);
         sb_add(s, "\n# TYPE ");
         sb_add(s, f->name);
         sb_addc(s, ' ');
@@ -705,21 +694,6 @@ struct server {
     struct sockaddr_storage addr;
     socklen_t addrlen;
 };
-
-static int is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
-    }
-    return 0;
-}
 
 /* Close a connection's socket and mark it dead; the ev_check watcher frees
  * the struct after the current loop iteration, so no callback still running
@@ -957,7 +931,7 @@ int vx_metrics_server_start(struct vx_metrics *m, struct ev_loop *loop, const st
     if ((sa->sa_family != AF_INET || salen < sizeof(struct sockaddr_in)) &&
         (sa->sa_family != AF_INET6 || salen < sizeof(struct sockaddr_in6)))
         return VX_ERR_BADADDR;
-    if (!is_loopback(sa) && !(cfg && cfg->allow_remote)) {
+    if (!vx_addr_is_loopback(sa) && !(cfg && cfg->allow_remote)) {
         log_err(LD_GENERAL, "metrics: refusing to listen on a non-loopback address "
                             "(the endpoint has no authentication)");
         return VX_ERR_DENIED;

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "crypto/channel.h"
+#include "hidden/intro.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -44,6 +45,12 @@
 #define QUANTUM    4096u
 #define LINGER_S   10.0
 #define BEGIN_CTX  "vx6 relay begin v1"
+#define log_info_rl(d, ...)                                                                        \
+    do {                                                                                           \
+        static struct vx_ratelim rl__ = VX_RATELIM_INIT(5000);                                     \
+        vx_log_rl(&rl__, (d), VX_LOG_INFO, __VA_ARGS__);                                           \
+    } while (0)
+#define REND_WAIT_S 60.0 /* a rendezvous cookie waits this long for the service */
 
 /* ---------------------------------------------------------------------- */
 /* links */
@@ -436,6 +443,9 @@ enum rc_state {
     RC_RELAYING,  /* next hop attached: forward */
     RC_EXIT_CONNECTING,
     RC_EXIT_OPEN,
+    RC_INTRO,     /* a service's introduction circuit (hskey: its auth key) */
+    RC_REND_WAIT, /* a client's rendezvous circuit (hskey: its cookie) */
+    RC_JOINED,    /* rendezvous done: cells go to and come from peer */
     RC_DEAD,
 };
 
@@ -455,6 +465,8 @@ struct rcirc {
     struct tbucket tb;
     struct fdend fe;
     int lingering;
+    uint8_t hskey[32];
+    struct rcirc *peer; /* RC_JOINED: the other side of the rendezvous */
 };
 
 struct vx_relay {
@@ -662,6 +674,13 @@ static void rc_kill(struct rcirc *rc, int destroy_prev, int destroy_next, uint8_
     if (rc->state == RC_DEAD)
         return;
     rc->state = RC_DEAD;
+    if (rc->peer) {
+        /* a rendezvous ends on both sides at once */
+        struct rcirc *p = rc->peer;
+        rc->peer = NULL;
+        p->peer = NULL;
+        rc_kill(p, 1, 0, reason ? reason : VX_CR_HOP_GONE);
+    }
     link_close(&rc->pl, destroy_prev, reason);
     link_close(&rc->nl, destroy_next, reason);
     /* data already queued for the service is still delivered */
@@ -702,6 +721,7 @@ static void rc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     switch (rc->state) {
     case RC_WAIT_CREATE:
+    case RC_REND_WAIT:
         rc_kill(rc, 1, 0, VX_CR_TIMEOUT);
         break;
     case RC_EXTENDING: {
@@ -1039,6 +1059,130 @@ static void rc_begin(struct rcirc *rc, const uint8_t *d, size_t len)
     ev_timer_start(r->loop, &rc->timer);
 }
 
+/* hidden services: introduction and rendezvous points */
+
+static struct rcirc *rc_find(struct vx_relay *r, enum rc_state st, const uint8_t *key, size_t klen)
+{
+    for (struct rcirc *x = r->rcs; x; x = x->next)
+        if (x->state == st && sodium_memcmp(x->hskey, key, klen) == 0)
+            return x;
+    return NULL;
+}
+
+static void rc_est_intro(struct rcirc *rc, const uint8_t *d, size_t len)
+{
+    struct vx_relay *r = rc->r;
+    struct vx_cell_estintro e;
+    uint8_t msg[VX_CELL_ESTINTRO_MSG];
+    if (vx_cell_estintro_decode(d, len, &e) < 0) {
+        rc_kill(rc, 1, 0, VX_CR_PROTOCOL);
+        return;
+    }
+    vx_cell_estintro_msg(rc->binding, e.auth_key, msg);
+    if (vx_verify(e.auth_key, msg, sizeof(msg), e.sig) < 0) {
+        log_info_rl(LD_PATH, "intro point: ESTABLISH_INTRO with a bad signature; closing");
+        rc_kill(rc, 1, 0, VX_CR_PROTOCOL);
+        return;
+    }
+    /* a service re-establishing through a new circuit replaces the old one */
+    struct rcirc *old;
+    while ((old = rc_find(r, RC_INTRO, e.auth_key, 32)) != NULL)
+        rc_kill(old, 1, 0, VX_CR_REQUESTED);
+    memcpy(rc->hskey, e.auth_key, 32);
+    rc->state = RC_INTRO;
+    r->st.intro_established++;
+    if (rc_send_back(rc, VX_RC_INTRO_ESTABLISHED, NULL, 0) < 0)
+        rc_kill(rc, 1, 0, VX_CR_INTERNAL);
+}
+
+static void rc_introduce(struct rcirc *rc, const uint8_t *d, size_t len)
+{
+    struct vx_relay *r = rc->r;
+    uint8_t key[32], ack = VX_CELL_ACK_OK;
+    struct rcirc *svc = NULL;
+    if (vx_intro_auth_key(d, len, key) < 0) {
+        ack = VX_CELL_ACK_INVALID;
+    } else if (!(svc = rc_find(r, RC_INTRO, key, 32))) {
+        ack = VX_CELL_ACK_UNKNOWN;
+        r->st.introduce_unknown++;
+    } else if (rc_send_back(svc, VX_RC_INTRODUCE2, d, len) < 0) {
+        rc_kill(svc, 1, 0, VX_CR_INTERNAL);
+        ack = VX_CELL_ACK_UNKNOWN;
+        r->st.introduce_unknown++;
+    } else {
+        r->st.introduces++;
+    }
+    if (rc_send_back(rc, VX_RC_INTRODUCE_ACK, &ack, 1) < 0)
+        rc_kill(rc, 1, 0, VX_CR_INTERNAL);
+}
+
+static void rc_est_rend(struct rcirc *rc, const uint8_t *d, size_t len)
+{
+    struct vx_relay *r = rc->r;
+    if (len != VX_CELL_COOKIE_LEN || rc_find(r, RC_REND_WAIT, d, len)) {
+        rc_kill(rc, 1, 0, VX_CR_PROTOCOL);
+        return;
+    }
+    memset(rc->hskey, 0, sizeof(rc->hskey));
+    memcpy(rc->hskey, d, len);
+    rc->state = RC_REND_WAIT;
+    ev_timer_stop(r->loop, &rc->timer);
+    ev_timer_set(&rc->timer, REND_WAIT_S, 0);
+    ev_timer_start(r->loop, &rc->timer);
+    if (rc_send_back(rc, VX_RC_REND_ESTABLISHED, NULL, 0) < 0)
+        rc_kill(rc, 1, 0, VX_CR_INTERNAL);
+}
+
+static void rc_rend1(struct rcirc *rc, const uint8_t *d, size_t len)
+{
+    struct vx_relay *r = rc->r;
+    uint8_t cookie[VX_INTRO_COOKIE_LEN], r2[VX_REND2_LEN];
+    struct rcirc *cl;
+    if (vx_rend1_split(d, len, cookie, r2) < 0) {
+        rc_kill(rc, 1, 0, VX_CR_PROTOCOL);
+        return;
+    }
+    if (!(cl = rc_find(r, RC_REND_WAIT, cookie, sizeof(cookie)))) {
+        r->st.rend_unmatched++;
+        log_info_rl(LD_PATH, "rendezvous point: RENDEZVOUS1 for an unknown cookie");
+        rc_kill(rc, 1, 0, VX_CR_NOTFOUND);
+        return;
+    }
+    ev_timer_stop(r->loop, &cl->timer);
+    sodium_memzero(cl->hskey, sizeof(cl->hskey));
+    if (rc_send_back(cl, VX_RC_RENDEZVOUS2, r2, sizeof(r2)) < 0) {
+        rc_kill(cl, 1, 0, VX_CR_INTERNAL);
+        rc_kill(rc, 1, 0, VX_CR_INTERNAL);
+        return;
+    }
+    cl->state = rc->state = RC_JOINED;
+    cl->peer = rc;
+    rc->peer = cl;
+    r->st.rend_joined++;
+}
+
+/* RC_JOINED: a cell from one side, our layer opened; the rest (sealed end to
+ * end) goes to the other side under our backward layer there. */
+static void rc_join_forward(struct rcirc *rc, uint8_t *body, size_t len)
+{
+    struct rcirc *p = rc->peer;
+    if (!p || len == 0 || len + VX_CELL_TAG_LEN > VX_CELL_BODY_MAX) {
+        rc_kill(rc, 1, 1, VX_CR_PROTOCOL);
+        return;
+    }
+    if (vx_chan_seal(p->bwd, body, len, NULL, 0) < 0) {
+        rc_kill(rc, 1, 1, VX_CR_INTERNAL);
+        return;
+    }
+    body -= VX_CELL_HDR_LEN;
+    vx_cell_hdr_encode(body, VX_CELL_RELAY, len + VX_CELL_TAG_LEN);
+    if (link_queue(&p->pl, body, VX_CELL_HDR_LEN + len + VX_CELL_TAG_LEN) < 0) {
+        rc_kill(rc, 1, 1, VX_CR_INTERNAL);
+        return;
+    }
+    rc->r->st.bytes_relayed += link_flush(&p->pl, SIZE_MAX);
+}
+
 /* previous hop link */
 
 static void rc_create(struct rcirc *rc, const uint8_t *body, size_t len)
@@ -1109,6 +1253,10 @@ static void rc_prev_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
         rc_pump(rc);
         return;
     }
+    if (rc->state == RC_JOINED) {
+        rc_join_forward(rc, body, len);
+        return;
+    }
     if (vx_relay_payload_decode(body, len, &rcmd, &d, &dlen) < 0) {
         rc_kill(rc, 1, 1, VX_CR_PROTOCOL);
         return;
@@ -1140,6 +1288,23 @@ static void rc_prev_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
         rc->fe.peer_end = 1;
         fdend_try_shut(&rc->fe);
         return;
+    case VX_RC_ESTABLISH_INTRO:
+    case VX_RC_INTRODUCE1:
+    case VX_RC_ESTABLISH_REND:
+    case VX_RC_RENDEZVOUS1:
+        if (rc->state != RC_FRONTIER) {
+            rc_kill(rc, 1, 1, VX_CR_PROTOCOL);
+            return;
+        }
+        if (rcmd == VX_RC_ESTABLISH_INTRO)
+            rc_est_intro(rc, d, dlen);
+        else if (rcmd == VX_RC_INTRODUCE1)
+            rc_introduce(rc, d, dlen);
+        else if (rcmd == VX_RC_ESTABLISH_REND)
+            rc_est_rend(rc, d, dlen);
+        else
+            rc_rend1(rc, d, dlen);
+        return;
     default:
         rc_kill(rc, 1, 1, VX_CR_PROTOCOL);
     }
@@ -1153,6 +1318,8 @@ static int rc_prev_room(struct link *l)
         return link_has_room(&rc->nl);
     case RC_EXIT_OPEN:
         return fdend_has_room(&rc->fe);
+    case RC_JOINED:
+        return rc->peer && link_has_room(&rc->peer->pl);
     default:
         return 1;
     }
@@ -1174,6 +1341,8 @@ static void rc_prev_drained(struct link *l)
         link_resume(&rc->nl);
     else if (rc->state == RC_EXIT_OPEN)
         fdend_update(&rc->fe);
+    else if (rc->state == RC_JOINED && rc->peer)
+        link_resume(&rc->peer->pl);
 }
 
 static void rc_prev_gone(struct link *l, int err)
@@ -1271,7 +1440,19 @@ struct vx_circuit {
     ev_timer timer;
     struct fdend fe;
     int spliced;
+    int bare;      /* no BEGIN: open once the last hop is built (hidden services) */
+    int e2e;       /* hop[n] is the end-to-end layer with the far end of a rendezvous */
+    int e2e_waits; /* the far end closes the circuit once both directions are done */
+    vx_circuit_cell_fn on_cell;
+    size_t nguards;
+    uint8_t guard_ids[VX_CIRCUIT_MAX_GUARDS][VX_NODE_ID_LEN];
 };
+
+/* The hop that originates and receives our relay payloads. */
+static unsigned circ_far(const struct vx_circuit *c)
+{
+    return c->e2e ? c->n : c->n - 1;
+}
 
 static void circ_park(struct vx_circuit *c)
 {
@@ -1291,7 +1472,7 @@ static void circ_park(struct vx_circuit *c)
 static void circ_clear_attempt(struct vx_circuit *c, int destroy, uint8_t reason)
 {
     link_close(&c->l, destroy, reason);
-    for (unsigned i = 0; i < c->n; i++) {
+    for (unsigned i = 0; i < c->n + (c->e2e ? 1u : 0u); i++) {
         vx_chan_free(c->hop[i].fwd);
         vx_chan_free(c->hop[i].bwd);
         c->hop[i].fwd = c->hop[i].bwd = NULL;
@@ -1299,6 +1480,7 @@ static void circ_clear_attempt(struct vx_circuit *c, int destroy, uint8_t reason
         sodium_memzero(c->hop[i].binding, 32);
     }
     c->built = 0;
+    c->e2e = c->e2e_waits = 0;
 }
 
 /* End of the circuit: report (once) and park. */
@@ -1448,22 +1630,31 @@ static void circ_hop_done(struct vx_circuit *c, unsigned i, const uint8_t *body,
     memcpy(h->binding, k.binding, 32);
     vx_onion_keys_wipe(&k);
     c->built = i + 1;
-    if (c->built < c->n)
+    if (c->built < c->n) {
         circ_extend(c);
-    else
+    } else if (c->bare) {
+        ev_timer_stop(c->r->loop, &c->timer);
+        c->state = C_OPEN;
+        c->r->st.client_built++;
+        if (c->cbs.on_open)
+            c->cbs.on_open(c, 0, c->arg);
+    } else {
         circ_begin(c);
+    }
 }
 
 static void circ_fd_data(struct fdend *f, uint8_t *buf, size_t n)
 {
     struct vx_circuit *c = f->owner;
-    if (circ_send(c, c->n - 1, VX_RC_DATA, buf, buf + FD_DATA_OFF, n) < 0)
+    if (circ_send(c, circ_far(c), VX_RC_DATA, buf, buf + FD_DATA_OFF, n) < 0)
         circ_end(c, VX_ERR_INTERNAL, 1, VX_CR_INTERNAL);
 }
 
 static void circ_check_done(struct vx_circuit *c)
 {
-    if (c->state == C_OPEN && fdend_done(&c->fe) && link_qlen(&c->l) == 0)
+    /* closing resets our stream: what it still holds for the far end of a
+     * rendezvous would be lost, so that end waits for the DESTROY */
+    if (c->state == C_OPEN && fdend_done(&c->fe) && link_qlen(&c->l) == 0 && !c->e2e_waits)
         circ_end(c, 0, 1, VX_CR_REQUESTED);
 }
 
@@ -1471,7 +1662,7 @@ static void circ_fd_eof(struct fdend *f)
 {
     struct vx_circuit *c = f->owner;
     uint8_t buf[CELL_BUF + VX_CIRCUIT_MAX_HOPS * VX_CELL_TAG_LEN];
-    if (circ_send(c, c->n - 1, VX_RC_END, buf, NULL, 0) < 0) {
+    if (circ_send(c, circ_far(c), VX_RC_END, buf, NULL, 0) < 0) {
         circ_end(c, VX_ERR_INTERNAL, 1, VX_CR_INTERNAL);
         return;
     }
@@ -1514,6 +1705,10 @@ static void circ_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
     }
     if (cmd == VX_CELL_DESTROY) {
         uint8_t reason = len == 1 ? body[0] : VX_CR_PROTOCOL;
+        if (c->state == C_OPEN && c->e2e_waits && reason == VX_CR_REQUESTED && fdend_done(&c->fe)) {
+            circ_end(c, 0, 0, 0); /* the far end closed after a clean finish */
+            return;
+        }
         log_info(LD_PATH, "circuit destroyed by a relay: %s", vx_cell_reason_str(reason));
         circ_fail(c, vx_cell_reason_to_err(reason), c->built < c->n ? c->built : c->n - 1, 0, 0);
         return;
@@ -1532,8 +1727,41 @@ static void circ_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
         }
         len -= VX_CELL_TAG_LEN;
     }
+    if (c->e2e) {
+        /* after a rendezvous everything comes from the far end */
+        if (len < VX_CELL_TAG_LEN || vx_chan_open(c->hop[c->n].bwd, body, len, NULL, 0) < 0) {
+            log_warn_rl(LD_PATH, "circuit: a cell failed end-to-end authentication");
+            circ_end(c, VX_ERR_CRYPTO, 1, VX_CR_CRYPTO);
+            return;
+        }
+        len -= VX_CELL_TAG_LEN;
+    }
     if (vx_relay_payload_decode(body, len, &rcmd, &d, &dlen) < 0) {
         circ_fail(c, VX_ERR_PROTO, from, 1, VX_CR_PROTOCOL);
+        return;
+    }
+    if (c->bare && c->state == C_OPEN && rcmd != VX_RC_DATA && rcmd != VX_RC_END) {
+        if (!c->on_cell) {
+            circ_end(c, VX_ERR_PROTO, 1, VX_CR_PROTOCOL);
+            return;
+        }
+        c->on_cell(c, rcmd, d, dlen, c->arg);
+        return;
+    }
+    if (c->bare && c->state == C_OPEN && !c->spliced) {
+        /* before the splice: keep what the far end sends (capped by circ_room) */
+        if (c->fe.peer_end) {
+            circ_end(c, VX_ERR_PROTO, 1, VX_CR_PROTOCOL);
+            return;
+        }
+        if (rcmd == VX_RC_END) {
+            c->fe.peer_end = 1;
+            return;
+        }
+        if (!c->fe.wq)
+            c->fe.wq = vx_buf_new(Q_CAP);
+        if (vx_buf_add(c->fe.wq, d, dlen) < 0)
+            circ_end(c, VX_ERR_LIMIT, 1, VX_CR_RESOURCE);
         return;
     }
     switch (rcmd) {
@@ -1600,7 +1828,7 @@ static int circ_room(struct link *l)
 {
     struct vx_circuit *c = l->owner;
     if (c->state == C_OPEN)
-        return c->spliced && fdend_has_room(&c->fe);
+        return (c->spliced || c->bare) && fdend_has_room(&c->fe);
     return 1;
 }
 
@@ -1661,6 +1889,32 @@ static uint32_t rnd32(void *arg)
     return randombytes_random();
 }
 
+static int in_list(const uint8_t (*l)[VX_NODE_ID_LEN], size_t n, const uint8_t *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(l[i], id, VX_NODE_ID_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+/* A usable guard in the pool (random among them), or SIZE_MAX: none given
+ * or none left, and any relay may come first. */
+static size_t pick_guard(struct vx_circuit *c, const uint8_t (*excl)[VX_NODE_ID_LEN], size_t ne)
+{
+    struct vx_relay *r = c->r;
+    size_t cand[VX_CIRCUIT_MAX_GUARDS], nc = 0;
+    for (size_t i = 0; i < r->npool && nc < VX_CIRCUIT_MAX_GUARDS; i++)
+        if (in_list((const uint8_t(*)[VX_NODE_ID_LEN])c->guard_ids, c->nguards, r->pool[i].id) &&
+            !in_list(excl, ne, r->pool[i].id))
+            cand[nc++] = i;
+    if (nc == 0) {
+        if (c->nguards)
+            log_info(LD_PATH, "circuit: no guard usable; any relay comes first");
+        return SIZE_MAX;
+    }
+    return cand[randombytes_uniform((uint32_t)nc)];
+}
+
 /* Choose relays (unless explicit) and open the stream to hop 0. */
 static int circ_start_attempt(struct vx_circuit *c)
 {
@@ -1668,7 +1922,7 @@ static int circ_start_attempt(struct vx_circuit *c)
     int err;
     c->attempts++;
     if (!c->explicit_path && c->n > 1) {
-        uint8_t excl[2 + 3 * VX_CIRCUIT_MAX_HOPS][VX_NODE_ID_LEN];
+        uint8_t excl[3 + 3 * VX_CIRCUIT_MAX_HOPS][VX_NODE_ID_LEN];
         size_t ne = 0, idx[VX_CIRCUIT_MAX_HOPS];
         memcpy(excl[ne++], r->id->node_id, VX_NODE_ID_LEN);
         memcpy(excl[ne++], c->hop[c->n - 1].id, VX_NODE_ID_LEN);
@@ -1683,7 +1937,16 @@ static int circ_start_attempt(struct vx_circuit *c)
                 .dest_addr = (const struct sockaddr *)&c->hop[c->n - 1].node.addr,
                 .rnd = rnd32,
         };
-        int rr = vx_select_relays(r->pool, r->npool, &o, idx);
+        size_t first = 0, g = pick_guard(c, (const uint8_t(*)[VX_NODE_ID_LEN])excl, ne);
+        if (g != SIZE_MAX) {
+            /* the first hop is one of our guards; the others come from the pool */
+            idx[0] = g;
+            memcpy(excl[ne++], r->pool[g].id, VX_NODE_ID_LEN);
+            o.nexclude = ne;
+            o.hops = c->n - 2;
+            first = 1;
+        }
+        int rr = o.hops ? vx_select_relays(r->pool, r->npool, &o, idx + first) : 0;
         if (rr < 0) {
             log_info(LD_PATH, "circuit: not enough suitable relays for %u hops", c->n);
             return rr;
@@ -1719,8 +1982,9 @@ struct vx_circuit *vx_circuit_connect(struct vx_relay *r, const struct vx_circui
     if (!err)
         err = &dummy;
     unsigned n = req->hops ? req->hops : VX_CIRCUIT_DEFAULT_HOPS;
-    if (n < 1 || n > VX_CIRCUIT_MAX_HOPS || !req->service || !cbs || !cbs->on_open ||
-        strlen(req->service) > VX_CELL_NAME_MAX) {
+    if (n < 1 || n > VX_CIRCUIT_MAX_HOPS || !cbs || !cbs->on_open ||
+        (req->service && strlen(req->service) > VX_CELL_NAME_MAX) ||
+        req->nguards > VX_CIRCUIT_MAX_GUARDS) {
         *err = VX_ERR_INVAL;
         return NULL;
     }
@@ -1735,7 +1999,12 @@ struct vx_circuit *vx_circuit_connect(struct vx_relay *r, const struct vx_circui
     c->auth = req->auth;
     c->fe.fd = -1;
     c->fe.loop = r->loop;
-    strcpy(c->service, req->service);
+    if (req->service)
+        strcpy(c->service, req->service);
+    c->bare = !req->service;
+    c->nguards = req->nguards;
+    for (size_t i = 0; i < req->nguards; i++)
+        memcpy(c->guard_ids[i], req->guards[i], VX_NODE_ID_LEN);
     c->explicit_path = req->relays != NULL;
     c->max_attempts = r->conf.attempts ? r->conf.attempts : 1;
     c->hop[n - 1].node = req->dest;
@@ -1778,8 +2047,57 @@ int vx_circuit_splice(struct vx_circuit *c, int fd)
     }
     c->spliced = 1;
     fdend_start(&c->fe, c->r->loop, fd, &circ_fd_ops, c);
-    link_resume(&c->l); /* data that came before the splice */
+    fdend_try_shut(&c->fe); /* an END that came before the splice */
+    link_resume(&c->l);     /* data that came before the splice */
     return 0;
+}
+
+int vx_circuit_send_cell(struct vx_circuit *c, uint8_t rcmd, const uint8_t *data, size_t len)
+{
+    uint8_t buf[CELL_BUF + VX_CIRCUIT_MAX_HOPS * VX_CELL_TAG_LEN];
+    if (!c || c->state != C_OPEN || !c->bare || rcmd == VX_RC_DATA || rcmd == VX_RC_END)
+        return VX_ERR_INVAL;
+    if (len > VX_CELL_DATA_MAX)
+        return VX_ERR_TOOBIG;
+    return circ_send(c, circ_far(c), rcmd, buf, data, len);
+}
+
+int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32],
+                       int closer)
+{
+    if (!c || c->state != C_OPEN || !c->bare || c->e2e || c->n >= VX_CIRCUIT_MAX_HOPS)
+        return VX_ERR_INVAL;
+    c->hop[c->n].fwd = vx_chan_new(VX_AEAD_CHACHAPOLY, fwd);
+    c->hop[c->n].bwd = vx_chan_new(VX_AEAD_CHACHAPOLY, bwd);
+    c->e2e = 1;
+    c->e2e_waits = !closer;
+    return 0;
+}
+
+void vx_circuit_set_cell_cb(struct vx_circuit *c, vx_circuit_cell_fn fn)
+{
+    c->on_cell = fn;
+}
+
+const uint8_t *vx_circuit_binding(const struct vx_circuit *c)
+{
+    return c && c->state == C_OPEN ? c->hop[c->n - 1].binding : NULL;
+}
+
+const struct vx_relay_cand *vx_relay_pool(const struct vx_relay *r, size_t *n)
+{
+    *n = r->npool;
+    return r->pool;
+}
+
+const struct vx_identity *vx_relay_identity(const struct vx_relay *r)
+{
+    return r->id;
+}
+
+struct ev_loop *vx_relay_loop(const struct vx_relay *r)
+{
+    return r->loop;
 }
 
 void vx_circuit_close(struct vx_circuit *c)
@@ -1908,4 +2226,10 @@ void vx_relay_free(struct vx_relay *r)
 void vx_relay_get_stats(const struct vx_relay *r, struct vx_relay_stats *st)
 {
     *st = r->st;
+    st->intro_circuits = st->rend_waiting = st->rend_circuits = 0;
+    for (const struct rcirc *x = r->rcs; x; x = x->next) {
+        st->intro_circuits += x->state == RC_INTRO;
+        st->rend_waiting += x->state == RC_REND_WAIT;
+        st->rend_circuits += x->state == RC_JOINED;
+    }
 }

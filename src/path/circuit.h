@@ -38,6 +38,7 @@ struct vx_services;
 
 #define VX_CIRCUIT_DEFAULT_HOPS 3
 #define VX_CIRCUIT_MAX_HOPS     8
+#define VX_CIRCUIT_MAX_GUARDS   4
 
 struct vx_relay_conf {
     int enabled;           /* relay for others; 0: EXTEND is refused (DISABLED) */
@@ -80,6 +81,15 @@ struct vx_relay_stats {
     uint64_t client_circuits;  /* built by this node as a client, now */
     uint64_t client_built;     /* ...since start */
     uint64_t client_retries;   /* build attempts beyond the first */
+    /* hidden services (this node as introduction or rendezvous point) */
+    uint64_t intro_circuits;    /* services' introduction circuits here now */
+    uint64_t intro_established; /* ESTABLISH_INTROs accepted since start */
+    uint64_t introduces;        /* INTRODUCE1 passed on to a service */
+    uint64_t introduce_unknown; /* INTRODUCE1 for an auth key not here */
+    uint64_t rend_waiting;      /* cookies waiting for their service now */
+    uint64_t rend_circuits;     /* circuits joined at this rendezvous point now */
+    uint64_t rend_joined;       /* rendezvous completed since start */
+    uint64_t rend_unmatched;    /* RENDEZVOUS1 with an unknown cookie */
 };
 void vx_relay_get_stats(const struct vx_relay *r, struct vx_relay_stats *st);
 
@@ -93,13 +103,20 @@ struct vx_circuit_node {
 
 struct vx_circuit_req {
     struct vx_circuit_node dest; /* the service's node: the last hop */
-    const char *service;         /* service name on dest */
-    uint16_t port;               /* virtual port */
-    int auth;                    /* prove our node ID to the destination */
-    unsigned hops;               /* total hops incl. dest (1..8); 0: default 3 */
+    /* service name on dest; NULL: a bare circuit that opens once dest is
+     * built, for the hidden-service cells (vx_circuit_send_cell) */
+    const char *service;
+    uint16_t port; /* virtual port */
+    int auth;      /* prove our node ID to the destination */
+    unsigned hops; /* total hops incl. dest (1..8); 0: default 3 */
     /* Explicit relays (hops - 1 of them, in order): one attempt, no
      * failover.  NULL: chosen from the pool, with failover. */
     const struct vx_circuit_node *relays;
+    /* Pool relays allowed as the first hop (node IDs, up to
+     * VX_CIRCUIT_MAX_GUARDS); 0: any.  If none of them is in the pool and
+     * usable, any relay comes first. */
+    const uint8_t (*guards)[VX_NODE_ID_LEN];
+    size_t nguards;
 };
 
 struct vx_circuit_cbs {
@@ -112,6 +129,13 @@ struct vx_circuit_cbs {
     void (*on_close)(struct vx_circuit *c, int err, void *arg);
 };
 
+/* Bare circuits: a relay payload from the last hop (or, after
+ * vx_circuit_set_e2e, from the far end) other than DATA and END; data is
+ * valid during the call.  Without one such a payload ends the circuit. */
+typedef void (*vx_circuit_cell_fn)(struct vx_circuit *c, uint8_t rcmd, const uint8_t *data,
+                                   size_t len, void *arg);
+void vx_circuit_set_cell_cb(struct vx_circuit *c, vx_circuit_cell_fn fn);
+
 /* Start building.  NULL and *err on immediate failure (VX_ERR_INVAL,
  * VX_ERR_NOTFOUND: not enough relays in the pool). */
 struct vx_circuit *vx_circuit_connect(struct vx_relay *r, const struct vx_circuit_req *req,
@@ -119,6 +143,28 @@ struct vx_circuit *vx_circuit_connect(struct vx_relay *r, const struct vx_circui
 /* Carry a connected local socket over the open circuit (owned from now on,
  * even on error).  EOF sends END; the far END shuts our write side. */
 int vx_circuit_splice(struct vx_circuit *c, int fd);
+/* Bare circuits, once open: send a relay payload (not DATA/END) to the last
+ * hop, or after vx_circuit_set_e2e() end to end.  0, VX_ERR_INVAL,
+ * VX_ERR_TOOBIG or the link's error. */
+int vx_circuit_send_cell(struct vx_circuit *c, uint8_t rcmd, const uint8_t *data, size_t len);
+/* After a rendezvous: add the end-to-end layer (ChaCha20-Poly1305 with
+ * sequence-number nonces; fwd seals what we send, bwd opens what comes).
+ * From then on every payload, DATA and END included, is end to end.  The
+ * circuit may then be spliced; DATA and END that arrive before the splice
+ * are kept (backpressure beyond 128 KiB).  closer: this end (the client)
+ * closes the circuit once both directions are done; the other end waits
+ * for that DESTROY (closing would reset its stream with data in flight) and
+ * reports it as a clean end.  0 or VX_ERR_INVAL. */
+int vx_circuit_set_e2e(struct vx_circuit *c, const uint8_t fwd[32], const uint8_t bwd[32],
+                       int closer);
+/* The last hop's handshake binding (what ESTABLISH_INTRO signs), or NULL
+ * before the circuit is open. */
+const uint8_t *vx_circuit_binding(const struct vx_circuit *c);
+/* The relay's candidate pool (set by vx_relay_set_pool; ids filled), its
+ * identity and loop, for the hidden-service layer. */
+const struct vx_relay_cand *vx_relay_pool(const struct vx_relay *r, size_t *n);
+const struct vx_identity *vx_relay_identity(const struct vx_relay *r);
+struct ev_loop *vx_relay_loop(const struct vx_relay *r);
 /* Tear down now (DESTROY), no callback follows. */
 void vx_circuit_close(struct vx_circuit *c);
 /* Hops of the circuit (or of the attempt in progress) and how many of them

@@ -23,3 +23,6 @@ check_PROGRAMS += tests/tools/vx6-relay-node
 tests_tools_vx6_relay_node_SOURCES = tests/tools/vx6-relay-node.c
 TESTS += tests/net/relay.sh
 EXTRA_DIST += tests/net/relay.sh tests/net/capture.py tests/bench/relay.sh
+
+# Names to streams: direct IPv6, named (resolver hook), aliases, clearnet.
+libvx6_a_SOURCES += src/path/path.c src/path/path.h

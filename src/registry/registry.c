@@ -13,7 +13,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
-#include "wire/record_cursor.h"
+#include "wire/cursor.h"
 
 #define MAGIC          "vx6reg"
 #define MAGIC_LEN      6
@@ -315,16 +315,26 @@ static int pin_add(struct vx_registry *reg, const char *user, const uint8_t *pk,
     return 0;
 }
 
+/* The pin of a valid user name into *pp; a user not pinned yet is pinned
+ * to pk (*pp = NULL then). */
+static int pin_lookup(struct vx_registry *reg, const char *user, const uint8_t *pk, uint64_t now,
+                      struct vx_registry_pin **pp)
+{
+    int rc;
+    *pp = NULL;
+    if ((rc = vx_label_check(user)) < 0)
+        return rc;
+    *pp = pin_find(reg, user);
+    return *pp ? 0 : pin_add(reg, user, pk, now);
+}
+
 int vx_registry_pin_check(struct vx_registry *reg, const char *user, const uint8_t pk[VX_PK_LEN],
                           uint64_t now)
 {
     struct vx_registry_pin *p;
-    int rc;
-    if ((rc = vx_label_check(user)) < 0)
+    int rc = pin_lookup(reg, user, pk, now, &p);
+    if (rc < 0 || !p)
         return rc;
-    p = pin_find(reg, user);
-    if (!p)
-        return pin_add(reg, user, pk, now);
     return sodium_memcmp(p->pk, pk, VX_PK_LEN) == 0 ? 0 : VX_ERR_KEYCHANGED;
 }
 
@@ -332,12 +342,9 @@ int vx_registry_trust(struct vx_registry *reg, const char *user, const uint8_t p
                       uint64_t now)
 {
     struct vx_registry_pin *p;
-    int rc;
-    if ((rc = vx_label_check(user)) < 0)
+    int rc = pin_lookup(reg, user, pk, now, &p);
+    if (rc < 0 || !p)
         return rc;
-    p = pin_find(reg, user);
-    if (!p)
-        return pin_add(reg, user, pk, now);
     if (memcmp(p->pk, pk, VX_PK_LEN) != 0) {
         memcpy(p->pk, pk, VX_PK_LEN);
         p->first_seen = now;
@@ -429,14 +436,14 @@ void vx_registry_foreach_alias(const struct vx_registry *reg,
 
 /* ---- file format ------------------------------------------------------ */
 
-static void put_str8(struct rcur_w *w, const char *s)
+static void put_str8(struct vx_wcur *w, const char *s)
 {
     size_t n = strlen(s);
-    rcw_u8(w, (uint8_t)n);
-    rcw_bytes(w, s, n);
+    vx_wcur_u8(w, (uint8_t)n);
+    vx_wcur_bytes(w, s, n);
 }
 
-static void put_record(struct rcur_w *w, const struct vx_record *r)
+static void put_record(struct vx_wcur *w, const struct vx_record *r)
 {
     uint8_t buf[VX_RECORD_MAX];
     int n = vx_record_encode(r, buf, sizeof(buf));
@@ -447,37 +454,37 @@ static void put_record(struct rcur_w *w, const struct vx_record *r)
                  vx_strerror(n));
         n = 0;
     }
-    rcw_u16(w, (uint16_t)n);
-    rcw_bytes(w, buf, (size_t)n);
+    vx_wcur_u16(w, (uint16_t)n);
+    vx_wcur_bytes(w, buf, (size_t)n);
 }
 
 /* Serialize into a malloc'd buffer. */
 static int serialize(const struct vx_registry *reg, uint8_t **out, size_t *len)
 {
-    struct rcur_w w;
+    struct vx_wcur w;
     uint8_t *buf = malloc(FILE_MAX);
     if (!buf)
         return VX_ERR_NOMEM;
-    rcw_init(&w, buf, FILE_MAX - SUM_LEN);
-    rcw_bytes(&w, MAGIC FORMAT_VERSION, MAGIC_LEN + 2);
-    rcw_u32(&w, (uint32_t)reg->n_peers);
-    rcw_u32(&w, (uint32_t)reg->n_svcs);
-    rcw_u32(&w, (uint32_t)reg->n_pins);
-    rcw_u32(&w, (uint32_t)reg->n_aliases);
+    vx_wcur_init(&w, buf, FILE_MAX - SUM_LEN);
+    vx_wcur_bytes(&w, MAGIC FORMAT_VERSION, MAGIC_LEN + 2);
+    vx_wcur_u32(&w, (uint32_t)reg->n_peers);
+    vx_wcur_u32(&w, (uint32_t)reg->n_svcs);
+    vx_wcur_u32(&w, (uint32_t)reg->n_pins);
+    vx_wcur_u32(&w, (uint32_t)reg->n_aliases);
     for (size_t i = 0; i < reg->n_peers; i++) {
         const struct vx_registry_peer *p = &reg->peers[i];
-        rcw_u64(&w, p->last_seen);
-        rcw_u32(&w, p->successes);
-        rcw_u32(&w, p->failures);
-        rcw_u32(&w, p->rtt_ms);
+        vx_wcur_u64(&w, p->last_seen);
+        vx_wcur_u32(&w, p->successes);
+        vx_wcur_u32(&w, p->failures);
+        vx_wcur_u32(&w, p->rtt_ms);
         put_record(&w, &p->rec);
     }
     for (size_t i = 0; i < reg->n_svcs; i++)
         put_record(&w, &reg->svcs[i].rec);
     for (size_t i = 0; i < reg->n_pins; i++) {
         put_str8(&w, reg->pins[i].user);
-        rcw_bytes(&w, reg->pins[i].pk, VX_PK_LEN);
-        rcw_u64(&w, reg->pins[i].first_seen);
+        vx_wcur_bytes(&w, reg->pins[i].pk, VX_PK_LEN);
+        vx_wcur_u64(&w, reg->pins[i].first_seen);
     }
     for (size_t i = 0; i < reg->n_aliases; i++) {
         put_str8(&w, reg->aliases[i].name);
@@ -487,9 +494,9 @@ static int serialize(const struct vx_registry *reg, uint8_t **out, size_t *len)
         free(buf);
         return w.err;
     }
-    crypto_generichash(buf + w.len, SUM_LEN, buf, w.len, NULL, 0);
+    crypto_generichash(buf + w.off, SUM_LEN, buf, w.off, NULL, 0);
     *out = buf;
-    *len = w.len + SUM_LEN;
+    *len = w.off + SUM_LEN;
     return 0;
 }
 
@@ -517,31 +524,32 @@ int vx_registry_save(struct vx_registry *reg)
 }
 
 /* Read a str8 into out (cap bytes incl. NUL); a bad one poisons the cursor. */
-static void get_str8(struct rcur_r *c, char *out, size_t cap)
+static void get_str8(struct vx_rcur *c, char *out, size_t cap)
 {
-    uint8_t n = rcr_u8(c);
+    uint8_t n = 0;
     const uint8_t *p;
     out[0] = 0;
+    vx_rcur_u8(c, &n);
     if (n >= cap) {
-        rcr_fail(c, VX_ERR_CORRUPT);
+        vx_rcur_fail(c, VX_ERR_CORRUPT);
         return;
     }
-    p = rcr_take(c, n);
-    if (!p)
+    if (vx_rcur_ptr(c, &p, n) < 0)
         return;
     memcpy(out, p, n);
     out[n] = 0;
     if (strlen(out) != n)
-        rcr_fail(c, VX_ERR_CORRUPT);
+        vx_rcur_fail(c, VX_ERR_CORRUPT);
 }
 
 /* Decode and verify one record; returns 0 or why it is to be dropped. */
-static int get_record(struct rcur_r *c, struct vx_record *r, int type, uint64_t now)
+static int get_record(struct vx_rcur *c, struct vx_record *r, int type, uint64_t now)
 {
-    uint16_t n = rcr_u16(c);
-    const uint8_t *p = rcr_take(c, n);
+    uint16_t n = 0;
+    const uint8_t *p;
     int rc;
-    if (!p)
+    vx_rcur_u16(c, &n);
+    if (vx_rcur_ptr(c, &p, n) < 0)
         return c->err;
     if ((rc = vx_record_parse(r, p, n, now)) < 0)
         return rc;
@@ -553,8 +561,8 @@ static int get_record(struct rcur_r *c, struct vx_record *r, int type, uint64_t 
 static int parse_image(struct vx_registry *reg, const uint8_t *data, size_t len, uint64_t now)
 {
     uint8_t sum[SUM_LEN];
-    struct rcur_r c;
-    uint32_t np, ns, npin, na;
+    struct vx_rcur c;
+    uint32_t np = 0, ns = 0, npin = 0, na = 0;
     struct vx_record rec;
 
     if (len < MAGIC_LEN + 2 || memcmp(data, MAGIC, MAGIC_LEN) != 0)
@@ -572,20 +580,20 @@ static int parse_image(struct vx_registry *reg, const uint8_t *data, size_t len,
     if (sodium_memcmp(sum, data + len - SUM_LEN, SUM_LEN) != 0)
         return VX_ERR_CORRUPT;
 
-    rcr_init(&c, data + MAGIC_LEN + 2, len - MAGIC_LEN - 2 - SUM_LEN);
-    np = rcr_u32(&c);
-    ns = rcr_u32(&c);
-    npin = rcr_u32(&c);
-    na = rcr_u32(&c);
+    vx_rcur_init(&c, data + MAGIC_LEN + 2, len - MAGIC_LEN - 2 - SUM_LEN);
+    vx_rcur_u32(&c, &np);
+    vx_rcur_u32(&c, &ns);
+    vx_rcur_u32(&c, &npin);
+    vx_rcur_u32(&c, &na);
     if (c.err || np > VX_REGISTRY_MAX_PEERS || ns > VX_REGISTRY_MAX_SERVICES ||
         npin > VX_REGISTRY_MAX_PINS || na > VX_REGISTRY_MAX_ALIASES)
         return VX_ERR_CORRUPT;
     for (uint32_t i = 0; i < np && !c.err; i++) {
         struct vx_registry_peer p = {0};
-        p.last_seen = rcr_u64(&c);
-        p.successes = rcr_u32(&c);
-        p.failures = rcr_u32(&c);
-        p.rtt_ms = rcr_u32(&c);
+        vx_rcur_u64(&c, &p.last_seen);
+        vx_rcur_u32(&c, &p.successes);
+        vx_rcur_u32(&c, &p.failures);
+        vx_rcur_u32(&c, &p.rtt_ms);
         if (get_record(&c, &p.rec, VX_REC_NODE, now) < 0 || peer_find(reg, p.rec.u.node.node_id))
             reg->dropped_on_load++;
         else
@@ -599,10 +607,10 @@ static int parse_image(struct vx_registry *reg, const uint8_t *data, size_t len,
     for (uint32_t i = 0; i < npin && !c.err; i++) {
         char user[VX_LABEL_MAX + 1];
         uint8_t pk[VX_PK_LEN];
-        uint64_t first;
+        uint64_t first = 0;
         get_str8(&c, user, sizeof(user));
-        rcr_bytes(&c, pk, sizeof(pk));
-        first = rcr_u64(&c);
+        vx_rcur_bytes(&c, pk, sizeof(pk));
+        vx_rcur_u64(&c, &first);
         if (c.err)
             break;
         if (vx_label_check(user) < 0 || pin_find(reg, user))
@@ -619,7 +627,7 @@ static int parse_image(struct vx_registry *reg, const uint8_t *data, size_t len,
         if (vx_registry_alias_set(reg, name, target) < 0)
             reg->dropped_on_load++;
     }
-    if (c.err || rcr_left(&c) != 0)
+    if (c.err || vx_rcur_left(&c) != 0)
         return VX_ERR_CORRUPT;
     return 0;
 }

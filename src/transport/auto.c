@@ -421,7 +421,7 @@ static void as_accept(struct vx_stream *s, int status, const struct vx_stream_cb
     vx_stream_accept(in, status < 0 ? status : VX_ERR_REFUSED, NULL, NULL);
 }
 
-static int as_splice(struct vx_stream *s, int fd)
+static int as_splice(struct vx_stream *s, int fd, const uint8_t *data, size_t len)
 {
     struct auto_stream *as = AS(s);
 
@@ -430,7 +430,7 @@ static int as_splice(struct vx_stream *s, int fd)
             close(fd);
         return VX_ERR_INVAL;
     }
-    return vx_stream_splice(as->in, fd);
+    return vx_stream_splice_data(as->in, fd, data, len);
 }
 
 static void as_close(struct vx_stream *s, int err)

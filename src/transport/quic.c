@@ -439,6 +439,9 @@ struct quic_transport {
     int ntx;
     struct quic_sock *txsock;
     int no_gso, no_gro;
+    vx_quic_foreign_fn foreign_fn; /* non-QUIC datagrams on a listener */
+    void *foreign_arg;
+    uint64_t foreign_in;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
     union cmsg_buf rxctl[RX_BATCH];
@@ -1285,7 +1288,7 @@ static void qs_accept(struct vx_stream *vs, int status, const struct vx_stream_c
     mark(c, 1, 1);
 }
 
-static int qs_splice(struct vx_stream *vs, int fd)
+static int qs_splice(struct vx_stream *vs, int fd, const uint8_t *data, size_t len)
 {
     struct quic_stream *s = (struct quic_stream *)vs;
     int fl;
@@ -1303,6 +1306,9 @@ static int qs_splice(struct vx_stream *vs, int fd)
         mark(s->c, 1, 1);
         return VX_ERR_SYS;
     }
+    /* Bytes the caller already read from fd go out first, in order. */
+    if (len > 0)
+        sq_append(&s->sq, data, len);
     s->fd = fd;
     s->spliced = 1;
     ev_io_init(&s->rio, stream_rio_cb, fd, EV_READ);
@@ -2372,6 +2378,12 @@ static void listener_dispatch(struct quic_transport *qt, struct quic_sock *qs,
     struct quic_conn *c;
     int rv;
 
+    /* No fixed bit: not QUIC v1.  Another protocol sharing the port. */
+    if (len > 0 && !(data[0] & 0x40) && qt->foreign_fn) {
+        qt->foreign_in++;
+        qt->foreign_fn(data, len, from, fromlen, qt->foreign_arg);
+        return;
+    }
     rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, SCID_LEN);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
         uint8_t buf[256];
@@ -2785,4 +2797,24 @@ int vx_transport_quic_local_addr(const struct vx_transport *t, struct sockaddr_s
     memcpy(ss, &qt->listeners[0]->local, qt->listeners[0]->locallen);
     *len = qt->listeners[0]->locallen;
     return 0;
+}
+
+int vx_transport_quic_set_foreign(struct vx_transport *t, vx_quic_foreign_fn fn, void *arg)
+{
+    struct quic_transport *qt = (struct quic_transport *)t;
+
+    if (!qt || qt->base.ops != &quic_ops)
+        return VX_ERR_INVAL;
+    qt->foreign_fn = fn;
+    qt->foreign_arg = arg;
+    return 0;
+}
+
+int vx_transport_quic_udp_fd(const struct vx_transport *t)
+{
+    const struct quic_transport *qt = (const struct quic_transport *)t;
+
+    if (!qt || qt->base.ops != &quic_ops || !qt->nlisteners)
+        return VX_ERR_NOTFOUND;
+    return qt->listeners[0]->fd;
 }

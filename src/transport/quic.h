@@ -25,6 +25,18 @@ struct vx_transport *vx_transport_quic_new(struct ev_loop *loop, const struct vx
  * connections migrated, or a negative VX_ERR_* if t is not a QUIC transport. */
 int vx_transport_quic_rebind(struct vx_transport *t);
 
+/* Other protocols on the node port.  QUIC v1 packets always have the fixed
+ * bit (0x40) set in their first byte; a datagram reaching a listening socket
+ * without it (a DHT message starts with 0x01) is handed to fn instead of
+ * the QUIC stack, so the DHT can share UDP 4242 with QUIC.  fn NULL removes
+ * the hook.  0, or VX_ERR_INVAL if t is not a QUIC transport. */
+typedef void (*vx_quic_foreign_fn)(const uint8_t *data, size_t len, const struct sockaddr *from,
+                                   socklen_t fromlen, void *arg);
+int vx_transport_quic_set_foreign(struct vx_transport *t, vx_quic_foreign_fn fn, void *arg);
+/* The first listener's UDP socket (to send foreign datagrams from the node
+ * port), or VX_ERR_NOTFOUND when not listening. */
+int vx_transport_quic_udp_fd(const struct vx_transport *t);
+
 /* Local UDP address of the first listener (for tests that listen on port 0).
  * 0, or VX_ERR_NOTFOUND when not listening. */
 int vx_transport_quic_local_addr(const struct vx_transport *t, struct sockaddr_storage *ss,

@@ -84,6 +84,7 @@ struct vx_stream {
     uint32_t rx_left;    /* bytes the peer may still send us */
     uint32_t rx_unacked; /* delivered, not yet credited back */
     struct vx_buf *rbuf; /* peer data not yet written to fd */
+    struct vx_buf *tbuf; /* early data to send before reading fd (splice_data) */
     unsigned spliced : 1;
     unsigned attached : 1;
     unsigned paused : 1;        /* attached: on_data consumed short */
@@ -534,6 +535,8 @@ static void stream_unlink(struct vx_stream *st)
         vx_buf_free(st->rbuf);
         st->rbuf = NULL;
     }
+    vx_buf_free(st->tbuf);
+    st->tbuf = NULL;
     if (s) {
         if (st->sid)
             tab_remove(s, st);
@@ -639,10 +642,15 @@ static void stream_update_read(struct vx_stream *st)
     }
     int want = s && s->state == SS_OPEN && st->state == ST_OPEN && st->spliced && !st->local_eof &&
                st->tx_credit > 0 && s->tx_credit > 0 && !s->out_blocked;
-    if (want)
+    if (want) {
         ev_io_start(st->t->loop, &st->rw);
-    else
+        /* Early data is sent from the read callback whether fd is readable
+         * or not. */
+        if (st->tbuf)
+            ev_feed_event(st->t->loop, &st->rw, EV_READ);
+    } else {
         ev_io_stop(st->t->loop, &st->rw);
+    }
 }
 
 static ssize_t fd_send(struct vx_stream *st, const uint8_t *p, size_t n)
@@ -730,9 +738,18 @@ static void stream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         avail = (int64_t)room;
     uint8_t *hdr = s->out + s->out_len;
     ssize_t n;
-    do {
-        n = read(st->fd, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
-    } while (n < 0 && errno == EINTR);
+    if (st->tbuf) {
+        n = (ssize_t)vx_buf_copyout(st->tbuf, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
+        vx_buf_drain(st->tbuf, (size_t)n);
+        if (vx_buf_len(st->tbuf) == 0) {
+            vx_buf_free(st->tbuf);
+            st->tbuf = NULL;
+        }
+    } else {
+        do {
+            n = read(st->fd, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
+        } while (n < 0 && errno == EINTR);
+    }
     if (n > 0) {
         vx_frame_data_hdr(hdr, st->sid, (uint16_t)n);
         s->out_len += VX_FRAME_DATA_HDR_LEN + (size_t)n;
@@ -1941,7 +1958,7 @@ static void tcp_stream_accept(struct vx_stream *st, int status, const struct vx_
     stream_send(st, VX_FR_OPEN_OK, 0);
 }
 
-static int tcp_stream_splice(struct vx_stream *st, int fd)
+static int tcp_stream_splice(struct vx_stream *st, int fd, const uint8_t *data, size_t len)
 {
     int type = 0;
     socklen_t tl = sizeof(type);
@@ -1960,6 +1977,10 @@ static int tcp_stream_splice(struct vx_stream *st, int fd)
         return VX_ERR_SYS;
     }
     st->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    if (len > 0) {
+        st->tbuf = vx_buf_new(len);
+        vx_buf_add(st->tbuf, data, len);
+    }
     st->fd = fd;
     st->spliced = 1;
     ev_io_set(&st->rw, fd, EV_READ);
@@ -2109,9 +2130,12 @@ static void tcp_get_stats(const struct vx_transport *t, struct vx_transport_stat
     *out = t->st;
     out->stream_mem = 0;
     for (const struct session *s = t->sessions; s; s = s->next)
-        for (const struct vx_stream *st = s->streams; st; st = st->next)
+        for (const struct vx_stream *st = s->streams; st; st = st->next) {
             if (st->rbuf)
                 out->stream_mem += vx_buf_mem(st->rbuf);
+            if (st->tbuf)
+                out->stream_mem += vx_buf_mem(st->tbuf);
+        }
 }
 
 static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)

@@ -105,7 +105,12 @@ void vx_stream_accept(struct vx_stream *s, int status, const struct vx_stream_cb
 
 int vx_stream_splice(struct vx_stream *s, int fd)
 {
-    return SB(s)->ops->splice(s, fd);
+    return SB(s)->ops->splice(s, fd, NULL, 0);
+}
+
+int vx_stream_splice_data(struct vx_stream *s, int fd, const uint8_t *data, size_t len)
+{
+    return SB(s)->ops->splice(s, fd, data, len);
 }
 
 int vx_stream_attach(struct vx_stream *s, const struct vx_stream_io *io, void *arg)

@@ -158,6 +158,12 @@ int vx_stream_shutdown(struct vx_stream *s);
  * bytes are delivered just before the loop next sleeps. */
 void vx_stream_read_resume(struct vx_stream *s);
 
+/* vx_stream_splice() with len bytes the caller already read from fd (early
+ * client data, a rewritten HTTP request head): they are copied and sent to
+ * the peer, in order, before anything read from fd.  data may be NULL when
+ * len is 0.  Same ownership and return values as vx_stream_splice(). */
+int vx_stream_splice_data(struct vx_stream *s, int fd, const uint8_t *data, size_t len);
+
 /* Reset and release the stream now (closes a spliced fd).  No callback
  * follows.  err is sent to the peer as the reset reason. */
 void vx_stream_close(struct vx_stream *s, int err);

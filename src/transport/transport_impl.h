@@ -35,7 +35,8 @@ struct vx_transport_ops {
 
 struct vx_stream_ops {
     void (*accept)(struct vx_stream *s, int status, const struct vx_stream_cbs *cbs, void *arg);
-    int (*splice)(struct vx_stream *s, int fd);
+    /* data/len: bytes already read from fd, sent first (may be NULL/0) */
+    int (*splice)(struct vx_stream *s, int fd, const uint8_t *data, size_t len);
     void (*close)(struct vx_stream *s, int err);
     const uint8_t *(*peer_id)(const struct vx_stream *s);
     /* Byte-level access (vx_stream_attach & co.).  Optional: a carrier

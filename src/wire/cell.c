@@ -105,7 +105,7 @@ int vx_relay_payload_decode(const uint8_t *in, size_t n, uint8_t *rcmd, const ui
     if (!bucket)
         return VX_ERR_PROTO;
     size_t l = (size_t)in[1] << 8 | in[2];
-    if (in[0] < VX_RC_EXTEND || in[0] > VX_RC_END || l > n - VX_CELL_PAYLOAD_HDR)
+    if (in[0] < VX_RC_EXTEND || in[0] > VX_RC_MAX || l > n - VX_CELL_PAYLOAD_HDR)
         return VX_ERR_PROTO;
     /* the smallest bucket that fits must have been used, padding is zero */
     if (vx_cell_bucket_for(l) != n)
@@ -235,6 +235,39 @@ int vx_cell_begin_decode(const uint8_t *in, size_t n, struct vx_cell_begin *b)
     }
     if (c.err || vx_rcur_left(&c) != 0)
         return VX_ERR_PROTO;
+    return 0;
+}
+
+void vx_cell_estintro_msg(const uint8_t binding[32], const uint8_t auth_key[32],
+                          uint8_t out[VX_CELL_ESTINTRO_MSG])
+{
+    size_t o = sizeof(VX_CELL_ESTINTRO_CTX) - 1;
+    memcpy(out, VX_CELL_ESTINTRO_CTX, o);
+    memcpy(out + o, binding, 32);
+    memcpy(out + o + 32, auth_key, 32);
+}
+
+int vx_cell_estintro_encode(const struct vx_cell_estintro *e, uint8_t out[VX_CELL_ESTINTRO_LEN])
+{
+    memcpy(out, e->auth_key, 32);
+    memcpy(out + 32, e->sig, 64);
+    return 0;
+}
+
+int vx_cell_estintro_decode(const uint8_t *in, size_t n, struct vx_cell_estintro *e)
+{
+    if (n != VX_CELL_ESTINTRO_LEN)
+        return VX_ERR_PROTO;
+    memcpy(e->auth_key, in, 32);
+    memcpy(e->sig, in + 32, 64);
+    return 0;
+}
+
+int vx_cell_ack_decode(const uint8_t *in, size_t n, uint8_t *status)
+{
+    if (n != 1 || in[0] > VX_CELL_ACK_INVALID)
+        return VX_ERR_PROTO;
+    *status = in[0];
     return 0;
 }
 

@@ -25,6 +25,27 @@
  *     DATA          bytes
  *     END           (empty; no more data in this direction)
  *
+ * Hidden-service commands (man vx6-protocol(7), HIDDEN SERVICES), all sent
+ * to or by the last hop of a circuit that has no BEGIN:
+ *
+ *     ESTABLISH_INTRO   auth_key[32] | sig[64]       service -> intro point;
+ *                       sig by auth_key over VX_CELL_ESTINTRO_CTX |
+ *                       binding (the hop's handshake binding) | auth_key
+ *     INTRO_ESTABLISHED (empty)                      intro point -> service
+ *     INTRODUCE1        INTRODUCE message            client -> intro point
+ *     INTRODUCE2        the same bytes               intro point -> service
+ *     INTRODUCE_ACK     u8 status (VX_CELL_ACK_*)    intro point -> client
+ *     ESTABLISH_REND    cookie[20]                   client -> rendezvous point
+ *     REND_ESTABLISHED  (empty)                      rendezvous point -> client
+ *     RENDEZVOUS1       cookie[20] | Y[32] | AUTH[32] service -> rendezvous point
+ *     RENDEZVOUS2       Y[32] | AUTH[32]             rendezvous point -> client
+ *
+ * After RENDEZVOUS2 the rendezvous point joins the two circuits: it opens
+ * its own layer of a cell from one side and seals the rest, unread, with
+ * its backward layer of the other side.  Client and service add one more
+ * layer of their own (end to end), inside which BEGIN / CONNECTED /
+ * BEGIN_FAILED / DATA / END run as on a circuit to a named service.
+ *
  * Every decoder checks bounds and exact lengths and returns VX_ERR_TRUNC when
  * more bytes are needed (cell framing only), VX_ERR_PROTO/VX_ERR_INVAL for
  * malformed input.
@@ -68,7 +89,29 @@ enum vx_relay_cmd {
     VX_RC_BEGIN_FAILED = 6,
     VX_RC_DATA = 7,
     VX_RC_END = 8,
+    VX_RC_ESTABLISH_INTRO = 9,
+    VX_RC_INTRO_ESTABLISHED = 10,
+    VX_RC_INTRODUCE1 = 11,
+    VX_RC_INTRODUCE2 = 12,
+    VX_RC_INTRODUCE_ACK = 13,
+    VX_RC_ESTABLISH_REND = 14,
+    VX_RC_REND_ESTABLISHED = 15,
+    VX_RC_RENDEZVOUS1 = 16,
+    VX_RC_RENDEZVOUS2 = 17,
 };
+#define VX_RC_MAX VX_RC_RENDEZVOUS2
+
+/* INTRODUCE_ACK status */
+enum vx_cell_ack {
+    VX_CELL_ACK_OK = 0,      /* passed to the service */
+    VX_CELL_ACK_UNKNOWN = 1, /* no service circuit for that auth key here */
+    VX_CELL_ACK_INVALID = 2, /* malformed INTRODUCE1 */
+};
+
+#define VX_CELL_COOKIE_LEN   20
+#define VX_CELL_ESTINTRO_LEN (32 + 64)
+#define VX_CELL_ESTINTRO_CTX "vx6 establish intro v1"
+#define VX_CELL_ESTINTRO_MSG (sizeof(VX_CELL_ESTINTRO_CTX) - 1 + 32 + 32)
 
 /* DESTROY / EXTEND_FAILED / BEGIN_FAILED reasons. */
 enum vx_cell_reason {
@@ -146,6 +189,19 @@ struct vx_cell_begin {
 #define VX_CELL_BEGIN_MAX (2 + 1 + VX_CELL_NAME_MAX + 1 + 32 + 64)
 int vx_cell_begin_encode(const struct vx_cell_begin *b, uint8_t *out, size_t cap, size_t *outlen);
 int vx_cell_begin_decode(const uint8_t *in, size_t n, struct vx_cell_begin *b);
+
+/* ESTABLISH_INTRO: the message the auth key signs, and the cell body. */
+struct vx_cell_estintro {
+    uint8_t auth_key[32];
+    uint8_t sig[64];
+};
+void vx_cell_estintro_msg(const uint8_t binding[32], const uint8_t auth_key[32],
+                          uint8_t out[VX_CELL_ESTINTRO_MSG]);
+int vx_cell_estintro_encode(const struct vx_cell_estintro *e, uint8_t out[VX_CELL_ESTINTRO_LEN]);
+/* 0 or VX_ERR_PROTO (length).  The signature is checked by the caller. */
+int vx_cell_estintro_decode(const uint8_t *in, size_t n, struct vx_cell_estintro *e);
+/* INTRODUCE_ACK status: 0 and *status, or VX_ERR_PROTO (length, unknown). */
+int vx_cell_ack_decode(const uint8_t *in, size_t n, uint8_t *status);
 
 const char *vx_cell_reason_str(uint8_t reason);
 /* Map between reasons and VX_ERR_* codes. */

@@ -64,7 +64,7 @@ int vx_rcur_u64(struct vx_rcur *c, uint64_t *v)
     const uint8_t *p = rcur_take(c, 8);
     if (!p)
         return c->err;
-    *v = ((uint64_t)vx_be32_get(p) << 32) | vx_be32_get(p + 4);
+    *v = vx_be64_get(p);
     return 0;
 }
 
@@ -85,6 +85,13 @@ int vx_rcur_ptr(struct vx_rcur *c, const uint8_t **pp, size_t n)
         return c->err;
     *pp = p;
     return 0;
+}
+
+int vx_rcur_fail(struct vx_rcur *c, int err)
+{
+    if (!c->err)
+        c->err = err;
+    return c->err;
 }
 
 void vx_wcur_init(struct vx_wcur *c, uint8_t *buf, size_t cap)
@@ -140,8 +147,7 @@ int vx_wcur_u64(struct vx_wcur *c, uint64_t v)
     uint8_t *p = wcur_take(c, 8);
     if (!p)
         return c->err;
-    vx_be32_put(p, (uint32_t)(v >> 32));
-    vx_be32_put(p + 4, (uint32_t)v);
+    vx_be64_put(p, v);
     return 0;
 }
 
@@ -153,4 +159,11 @@ int vx_wcur_bytes(struct vx_wcur *c, const void *src, size_t n)
     if (n)
         memcpy(p, src, n);
     return 0;
+}
+
+int vx_wcur_fail(struct vx_wcur *c, int err)
+{
+    if (!c->err)
+        c->err = err;
+    return c->err;
 }

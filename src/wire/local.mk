@@ -4,7 +4,7 @@ libvx6_a_SOURCES += \
 	src/wire/frame.c src/wire/frame.h
 
 check_PROGRAMS += tests/unit/test_wire
-tests_unit_test_wire_SOURCES = tests/unit/test_wire.c
+tests_unit_test_wire_SOURCES = tests/unit/test_wire.c $(VX6_TESTUTIL)
 tests_unit_test_wire_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_wire_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_wire

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "lib/err.h"
-#include "wire/record_cursor.h"
+#include "wire/cursor.h"
 
 static const char SIG_DOMAIN[] = "vx6 record v1";
 static const char SERVICE_DOMAIN[] = "vx6 service";
@@ -23,14 +23,6 @@ static const char HSDIR_DOMAIN[] = "vx6 hsdir";
 #define HSD_OFF_REV     41
 #define HSD_OFF_EXPIRES 49
 #define HSD_MIN_LEN     (57 + 2 + VX_SIG_LEN)
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 int vx_label_check(const char *s)
 {
@@ -132,11 +124,11 @@ int vx_record_add_endpoint(struct vx_record *r, const struct vx_endpoint *ep)
     return 0;
 }
 
-static void put_label(struct rcur_w *w, const char *s)
+static void put_label(struct vx_wcur *w, const char *s)
 {
     size_t n = strlen(s);
-    rcw_u8(w, (uint8_t)n);
-    rcw_bytes(w, s, n);
+    vx_wcur_u8(w, (uint8_t)n);
+    vx_wcur_bytes(w, s, n);
 }
 
 /* Field-level validity shared by encode and decode. */
@@ -169,7 +161,8 @@ static int fields_check(const struct vx_record *r)
             return VX_ERR_TOOBIG;
         if (r->u.hsdesc.replica >= VX_HSDESC_REPLICAS || r->u.hsdesc.len < HSD_MIN_LEN ||
             d[0] != HSD_VERSION || memcmp(d + HSD_OFF_PK, r->signer, VX_PK_LEN) != 0 ||
-            get_be64(d + HSD_OFF_REV) != r->seq || get_be64(d + HSD_OFF_EXPIRES) != r->expires)
+            vx_be64_get(d + HSD_OFF_REV) != r->seq ||
+            vx_be64_get(d + HSD_OFF_EXPIRES) != r->expires)
             return VX_ERR_INVAL;
         return 0;
     }
@@ -181,51 +174,51 @@ static int fields_check(const struct vx_record *r)
 /* The signed part (everything but the signature).  Returns length or error. */
 static int encode_body(const struct vx_record *r, uint8_t *out, size_t cap)
 {
-    struct rcur_w w;
+    struct vx_wcur w;
     int rc;
 
     if ((rc = fields_check(r)) < 0)
         return rc;
-    rcw_init(&w, out, cap);
-    rcw_u8(&w, VX_RECORD_VERSION);
-    rcw_u8(&w, r->type);
-    rcw_u64(&w, r->seq);
-    rcw_u64(&w, r->issued);
-    rcw_u64(&w, r->expires);
-    rcw_bytes(&w, r->signer, VX_PK_LEN);
+    vx_wcur_init(&w, out, cap);
+    vx_wcur_u8(&w, VX_RECORD_VERSION);
+    vx_wcur_u8(&w, r->type);
+    vx_wcur_u64(&w, r->seq);
+    vx_wcur_u64(&w, r->issued);
+    vx_wcur_u64(&w, r->expires);
+    vx_wcur_bytes(&w, r->signer, VX_PK_LEN);
     switch (r->type) {
     case VX_REC_NODE:
-        rcw_bytes(&w, r->u.node.node_id, VX_NODE_ID_LEN);
-        rcw_u8(&w, r->u.node.n_endpoints);
+        vx_wcur_bytes(&w, r->u.node.node_id, VX_NODE_ID_LEN);
+        vx_wcur_u8(&w, r->u.node.n_endpoints);
         for (unsigned i = 0; i < r->u.node.n_endpoints; i++) {
             const struct vx_endpoint *ep = &r->u.node.endpoints[i];
-            rcw_u8(&w, ep->family);
-            rcw_bytes(&w, ep->addr, ep->family == 4 ? 4 : 16);
-            rcw_u16(&w, ep->port);
-            rcw_u8(&w, ep->transports);
+            vx_wcur_u8(&w, ep->family);
+            vx_wcur_bytes(&w, ep->addr, ep->family == 4 ? 4 : 16);
+            vx_wcur_u16(&w, ep->port);
+            vx_wcur_u8(&w, ep->transports);
         }
         break;
     case VX_REC_SERVICE:
         put_label(&w, r->u.service.user);
         put_label(&w, r->u.service.service);
-        rcw_bytes(&w, r->u.service.node_id, VX_NODE_ID_LEN);
-        rcw_u32(&w, r->u.service.flags);
-        rcw_u8(&w, r->u.service.n_ports);
+        vx_wcur_bytes(&w, r->u.service.node_id, VX_NODE_ID_LEN);
+        vx_wcur_u32(&w, r->u.service.flags);
+        vx_wcur_u8(&w, r->u.service.n_ports);
         for (unsigned i = 0; i < r->u.service.n_ports; i++)
-            rcw_u16(&w, r->u.service.ports[i]);
+            vx_wcur_u16(&w, r->u.service.ports[i]);
         break;
     case VX_REC_USERNAME:
         put_label(&w, r->u.username.user);
         break;
     case VX_REC_HSDESC:
-        rcw_u8(&w, r->u.hsdesc.replica);
-        rcw_u16(&w, r->u.hsdesc.len);
-        rcw_bytes(&w, r->u.hsdesc.desc, r->u.hsdesc.len);
+        vx_wcur_u8(&w, r->u.hsdesc.replica);
+        vx_wcur_u16(&w, r->u.hsdesc.len);
+        vx_wcur_bytes(&w, r->u.hsdesc.desc, r->u.hsdesc.len);
         break;
     }
     if (w.err)
         return w.err;
-    return (int)w.len;
+    return (int)w.off;
 }
 
 /* "vx6 record v1" || body, into out (cap >= VX_RECORD_MAX + domain). */
@@ -259,9 +252,9 @@ int vx_record_init_hsdesc(struct vx_record *r, unsigned replica, const uint8_t *
     if (len < HSD_MIN_LEN || desc[0] != HSD_VERSION || replica >= VX_HSDESC_REPLICAS)
         return VX_ERR_INVAL;
     r->type = VX_REC_HSDESC;
-    r->seq = get_be64(desc + HSD_OFF_REV);
+    r->seq = vx_be64_get(desc + HSD_OFF_REV);
     r->issued = issued;
-    r->expires = get_be64(desc + HSD_OFF_EXPIRES);
+    r->expires = vx_be64_get(desc + HSD_OFF_EXPIRES);
     memcpy(r->signer, desc + HSD_OFF_PK, VX_PK_LEN);
     r->u.hsdesc.replica = (uint8_t)replica;
     r->u.hsdesc.len = (uint16_t)len;
@@ -275,10 +268,7 @@ void vx_hsdesc_key(const uint8_t blinded_pk[VX_PK_LEN], uint64_t period, unsigne
     crypto_generichash_state st;
     uint8_t num[9];
 
-    for (int i = 7; i >= 0; i--) {
-        num[i] = (uint8_t)period;
-        period >>= 8;
-    }
+    vx_be64_put(num, period);
     num[8] = (uint8_t)replica;
     crypto_generichash_init(&st, NULL, 0, VX_DHT_KEY_LEN);
     crypto_generichash_update(&st, (const uint8_t *)HSDIR_DOMAIN, sizeof(HSDIR_DOMAIN) - 1);
@@ -321,16 +311,15 @@ int vx_record_sign(struct vx_record *r, const struct vx_identity *id)
     return vx_sign(id, msg, (size_t)n, r->sig);
 }
 
-static int get_label(struct rcur_r *c, char *out)
+static int get_label(struct vx_rcur *c, char *out)
 {
-    uint8_t n = rcr_u8(c);
+    uint8_t n;
     const uint8_t *p;
-    if (c->err)
+    if (vx_rcur_u8(c, &n) < 0)
         return c->err;
     if (n > VX_LABEL_MAX)
         return VX_ERR_TOOBIG;
-    p = rcr_take(c, n);
-    if (!p)
+    if (vx_rcur_ptr(c, &p, n) < 0)
         return c->err;
     /* An embedded NUL would make the C string differ from the bytes. */
     if (memchr(p, 0, n))
@@ -342,7 +331,7 @@ static int get_label(struct rcur_r *c, char *out)
 
 int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
 {
-    struct rcur_r c;
+    struct vx_rcur c;
     int rc;
     uint8_t ver;
 
@@ -351,36 +340,35 @@ int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
         return VX_ERR_TOOBIG;
     if (len < VX_SIG_LEN)
         return VX_ERR_TRUNC;
-    rcr_init(&c, in, len - VX_SIG_LEN);
-    ver = rcr_u8(&c);
-    if (c.err)
+    vx_rcur_init(&c, in, len - VX_SIG_LEN);
+    if (vx_rcur_u8(&c, &ver) < 0)
         return c.err;
     if (ver != VX_RECORD_VERSION)
         return VX_ERR_VERSION;
-    r->type = rcr_u8(&c);
-    r->seq = rcr_u64(&c);
-    r->issued = rcr_u64(&c);
-    r->expires = rcr_u64(&c);
-    rcr_bytes(&c, r->signer, VX_PK_LEN);
+    vx_rcur_u8(&c, &r->type);
+    vx_rcur_u64(&c, &r->seq);
+    vx_rcur_u64(&c, &r->issued);
+    vx_rcur_u64(&c, &r->expires);
+    vx_rcur_bytes(&c, r->signer, VX_PK_LEN);
     if (c.err)
         return c.err;
     switch (r->type) {
     case VX_REC_NODE: {
-        rcr_bytes(&c, r->u.node.node_id, VX_NODE_ID_LEN);
-        uint8_t n = rcr_u8(&c);
-        if (c.err)
+        uint8_t n = 0;
+        vx_rcur_bytes(&c, r->u.node.node_id, VX_NODE_ID_LEN);
+        if (vx_rcur_u8(&c, &n) < 0)
             return c.err;
         if (n > VX_RECORD_MAX_ENDPOINTS)
             return VX_ERR_TOOBIG;
         for (unsigned i = 0; i < n; i++) {
             struct vx_endpoint *ep = &r->u.node.endpoints[i];
-            ep->family = rcr_u8(&c);
-            if (!c.err && ep->family != 4 && ep->family != 6)
+            if (vx_rcur_u8(&c, &ep->family) < 0)
+                return c.err;
+            if (ep->family != 4 && ep->family != 6)
                 return VX_ERR_INVAL;
-            rcr_bytes(&c, ep->addr, ep->family == 4 ? 4 : 16);
-            ep->port = rcr_u16(&c);
-            ep->transports = rcr_u8(&c);
-            if (c.err)
+            vx_rcur_bytes(&c, ep->addr, ep->family == 4 ? 4 : 16);
+            vx_rcur_u16(&c, &ep->port);
+            if (vx_rcur_u8(&c, &ep->transports) < 0)
                 return c.err;
         }
         r->u.node.n_endpoints = n;
@@ -390,15 +378,15 @@ int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
         if ((rc = get_label(&c, r->u.service.user)) < 0 ||
             (rc = get_label(&c, r->u.service.service)) < 0)
             return rc;
-        rcr_bytes(&c, r->u.service.node_id, VX_NODE_ID_LEN);
-        r->u.service.flags = rcr_u32(&c);
-        uint8_t n = rcr_u8(&c);
-        if (c.err)
+        uint8_t n = 0;
+        vx_rcur_bytes(&c, r->u.service.node_id, VX_NODE_ID_LEN);
+        vx_rcur_u32(&c, &r->u.service.flags);
+        if (vx_rcur_u8(&c, &n) < 0)
             return c.err;
         if (n > VX_RECORD_MAX_PORTS)
             return VX_ERR_TOOBIG;
         for (unsigned i = 0; i < n; i++)
-            r->u.service.ports[i] = rcr_u16(&c);
+            vx_rcur_u16(&c, &r->u.service.ports[i]);
         if (c.err)
             return c.err;
         r->u.service.n_ports = n;
@@ -409,14 +397,13 @@ int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
             return rc;
         break;
     case VX_REC_HSDESC: {
-        r->u.hsdesc.replica = rcr_u8(&c);
-        uint16_t n = rcr_u16(&c);
-        if (c.err)
+        uint16_t n = 0;
+        vx_rcur_u8(&c, &r->u.hsdesc.replica);
+        if (vx_rcur_u16(&c, &n) < 0)
             return c.err;
         if (n > VX_RECORD_MAX_HSDESC)
             return VX_ERR_TOOBIG;
-        rcr_bytes(&c, r->u.hsdesc.desc, n);
-        if (c.err)
+        if (vx_rcur_bytes(&c, r->u.hsdesc.desc, n) < 0)
             return c.err;
         r->u.hsdesc.len = n;
         break;
@@ -424,7 +411,7 @@ int vx_record_decode(struct vx_record *r, const uint8_t *in, size_t len)
     default:
         return VX_ERR_INVAL;
     }
-    if (rcr_left(&c) != 0)
+    if (vx_rcur_left(&c) != 0)
         return VX_ERR_INVAL;
     if ((rc = fields_check(r)) < 0)
         return rc;
@@ -515,7 +502,7 @@ void vx_record_key(const struct vx_record *r, uint8_t key[VX_DHT_KEY_LEN])
             memset(key, 0, VX_DHT_KEY_LEN);
             break;
         }
-        vx_hsdesc_key(r->u.hsdesc.desc + HSD_OFF_PK, get_be64(r->u.hsdesc.desc + HSD_OFF_PERIOD),
+        vx_hsdesc_key(r->u.hsdesc.desc + HSD_OFF_PK, vx_be64_get(r->u.hsdesc.desc + HSD_OFF_PERIOD),
                       r->u.hsdesc.replica, key);
         break;
     default:

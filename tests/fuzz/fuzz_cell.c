@@ -19,7 +19,8 @@ static void structures(const uint8_t *d, size_t n)
     struct vx_cell_created cd;
     struct vx_cell_extend e;
     struct vx_cell_begin b;
-    uint8_t rcmd;
+    struct vx_cell_estintro ei;
+    uint8_t rcmd, st;
     const uint8_t *p;
     size_t plen;
 
@@ -43,6 +44,13 @@ static void structures(const uint8_t *d, size_t n)
             memcmp(out, d, n) != 0)
             abort();
     }
+    if (vx_cell_estintro_decode(d, n, &ei) == 0) {
+        vx_cell_estintro_encode(&ei, out);
+        if (memcmp(out, d, VX_CELL_ESTINTRO_LEN) != 0)
+            abort();
+    }
+    if (vx_cell_ack_decode(d, n, &st) == 0 && st != d[0])
+        abort();
     if (vx_relay_payload_decode(d, n, &rcmd, &p, &plen) == 0) {
         if (vx_relay_payload_encode(rcmd, p, plen, out, sizeof(out), &olen) != 0 || olen != n ||
             memcmp(out, d, n) != 0)

@@ -243,6 +243,70 @@ static void test_port_unmap(void **state)
     assert_int_equal(vx_addr_port((struct sockaddr *)&ss), 0);
 }
 
+static void test_map(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char out[VX_ADDR_STRLEN];
+
+    vx_addr_parse("192.0.2.7:99", 0, &ss, &len);
+    vx_addr_map(&ss, &len);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    vx_addr_format((struct sockaddr *)&ss, len, out, sizeof(out));
+    assert_string_equal(out, "[::ffff:192.0.2.7]:99");
+    vx_addr_unmap(&ss, &len);
+    vx_addr_format((struct sockaddr *)&ss, len, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7:99");
+    vx_addr_parse("[2001:db8::1]:5", 0, &ss, &len);
+    vx_addr_map(&ss, &len);
+    vx_addr_format((struct sockaddr *)&ss, len, out, sizeof(out));
+    assert_string_equal(out, "[2001:db8::1]:5");
+}
+
+static void test_raw_ip(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    uint8_t ip[16];
+    uint16_t port = 0;
+    char out[VX_ADDR_STRLEN];
+    static const uint8_t v4[16] = {192, 0, 2, 7};
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+
+    vx_addr_parse("192.0.2.7:99", 0, &ss, &len);
+    assert_int_equal(vx_addr_to_ip((struct sockaddr *)&ss, len, ip, &port), 4);
+    assert_memory_equal(ip, v4, 16);
+    assert_int_equal(port, 99);
+    /* IPv4-mapped IPv6 is IPv4. */
+    vx_addr_parse("[::ffff:192.0.2.7]:98", 0, &ss, &len);
+    assert_int_equal(vx_addr_to_ip((struct sockaddr *)&ss, len, ip, &port), 4);
+    assert_memory_equal(ip, v4, 16);
+    assert_int_equal(port, 98);
+    vx_addr_parse("[2001:db8::1]:5", 0, &ss, &len);
+    assert_int_equal(vx_addr_to_ip((struct sockaddr *)&ss, len, ip, &port), 6);
+    assert_memory_equal(ip, v6, 16);
+    assert_int_equal(port, 5);
+    /* Short lengths and unknown families. */
+    assert_int_equal(vx_addr_to_ip((struct sockaddr *)&ss, sizeof(struct sockaddr_in), ip, &port),
+                     VX_ERR_BADADDR);
+    ss.ss_family = AF_UNIX;
+    assert_int_equal(vx_addr_to_ip((struct sockaddr *)&ss, sizeof(ss), ip, &port), VX_ERR_BADADDR);
+    assert_int_equal(vx_addr_to_ip(NULL, 0, ip, &port), VX_ERR_BADADDR);
+
+    assert_int_equal(vx_addr_from_ip(&ss, &len, 4, v4, 80), 0);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    vx_addr_format((struct sockaddr *)&ss, len, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7:80");
+    assert_int_equal(vx_addr_from_ip(&ss, &len, 6, v6, 81), 0);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    vx_addr_format((struct sockaddr *)&ss, len, out, sizeof(out));
+    assert_string_equal(out, "[2001:db8::1]:81");
+    assert_int_equal(vx_addr_from_ip(&ss, &len, 5, v6, 81), VX_ERR_BADADDR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +314,7 @@ int main(void)
             cmocka_unit_test(test_parse_bad),   cmocka_unit_test(test_parse_ip),
             cmocka_unit_test(test_format_edge), cmocka_unit_test(test_cmp),
             cmocka_unit_test(test_predicates),  cmocka_unit_test(test_port_unmap),
+            cmocka_unit_test(test_map),         cmocka_unit_test(test_raw_ip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

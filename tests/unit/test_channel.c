@@ -14,6 +14,7 @@
 #include "crypto/noise_private.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "testutil.h"
 
 #define VECTORS TESTS_SRCDIR "/vectors/channel.txt"
 
@@ -24,20 +25,10 @@ static int aead_usable(enum vx_aead a)
     return a == VX_AEAD_CHACHAPOLY || vx_aead_aesgcm_available();
 }
 
+/* "-" stands for an empty field in the vector tables. */
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
 {
-    size_t n = 0;
-
-    if (strcmp(s, "-") == 0)
-        return 0;
-    assert_true(strlen(s) % 2 == 0);
-    for (; s[0] && s[1]; s += 2) {
-        unsigned v;
-        assert_true(n < cap);
-        assert_int_equal(sscanf(s, "%2x", &v), 1);
-        out[n++] = (uint8_t)v;
-    }
-    return n;
+    return strcmp(s, "-") == 0 ? 0 : tu_unhex(s, out, cap);
 }
 
 static enum vx_aead aead_of(const char *name)

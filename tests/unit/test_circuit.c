@@ -148,6 +148,43 @@ static void test_cell_vectors(void **state)
     assert_int_equal(vx_cell_begin_decode(out, n, &b2), VX_ERR_PROTO);
     strcpy(b.name, "We b");
     assert_int_equal(vx_cell_begin_encode(&b, out, sizeof(out), &n), VX_ERR_INVAL);
+
+    /* hidden-service commands: INTRODUCE_ACK "unknown" pads like DATA */
+    assert_int_equal(vx_relay_payload_encode(VX_RC_INTRODUCE_ACK, (const uint8_t *)"\x01", 1, out,
+                                             sizeof(out), &n),
+                     0);
+    hex("0d000101", want, &wn);
+    assert_int_equal(n, 512);
+    assert_memory_equal(out, want, wn);
+    assert_int_equal(vx_relay_payload_decode(out, n, &rc, &d, &dl), 0);
+    assert_int_equal(rc, VX_RC_INTRODUCE_ACK);
+    uint8_t status = 9;
+    assert_int_equal(vx_cell_ack_decode(d, dl, &status), 0);
+    assert_int_equal(status, VX_CELL_ACK_UNKNOWN);
+    assert_int_equal(vx_cell_ack_decode((const uint8_t *)"\x03", 1, &status), VX_ERR_PROTO);
+    assert_int_equal(vx_cell_ack_decode((const uint8_t *)"\x00\x00", 2, &status), VX_ERR_PROTO);
+    out[0] = VX_RC_MAX + 1; /* past the last command */
+    assert_int_equal(vx_relay_payload_decode(out, n, &rc, &d, &dl), VX_ERR_PROTO);
+
+    /* ESTABLISH_INTRO: auth key then signature; the signed message */
+    struct vx_cell_estintro ei, ei2;
+    uint8_t eb[VX_CELL_ESTINTRO_LEN], bind[32], msg[VX_CELL_ESTINTRO_MSG];
+    memset(ei.auth_key, 0x11, 32);
+    memset(ei.sig, 0x22, 64);
+    vx_cell_estintro_encode(&ei, eb);
+    hex("1111111111111111111111111111111111111111111111111111111111111111 2222", want, &wn);
+    assert_memory_equal(eb, want, wn);
+    assert_int_equal(vx_cell_estintro_decode(eb, sizeof(eb), &ei2), 0);
+    assert_memory_equal(&ei2, &ei, sizeof(ei));
+    assert_int_equal(vx_cell_estintro_decode(eb, sizeof(eb) - 1, &ei2), VX_ERR_PROTO);
+    memset(bind, 0x33, 32);
+    vx_cell_estintro_msg(bind, ei.auth_key, msg);
+    assert_int_equal(sizeof(msg), 22 + 64);
+    /* "vx6 establish intro v1" */
+    hex("7678362065737461626c697368", want, &wn);
+    assert_memory_equal(msg, want, wn);
+    assert_int_equal(msg[22], 0x33);
+    assert_int_equal(msg[22 + 32], 0x11);
 }
 
 /* ------------------------------------------------------------------ */

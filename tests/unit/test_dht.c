@@ -25,6 +25,7 @@
 #include "lib/vxtime.h"
 #include "registry/registry.h"
 #include "wire/record.h"
+#include "testutil.h"
 
 #define NN 8
 
@@ -82,13 +83,6 @@ static void node_start(struct node *n, unsigned idx, const struct vx_dht_conf *c
     assert_int_equal(vx_dht_set_endpoints(n->dht, &ep, 1, 3600), 0);
 }
 
-static void run_for(double seconds)
-{
-    ev_tstamp end = ev_time() + seconds;
-    while (ev_time() < end)
-        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(1000);
-}
-
 struct result {
     int done;
     int err;
@@ -111,10 +105,7 @@ static void on_result(const struct vx_dht_result *res, void *arg)
 
 static void wait_result(struct result *r, double max_s)
 {
-    ev_tstamp end = ev_time() + max_s;
-    while (!r->done && ev_time() < end)
-        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(1000);
-    assert_true(r->done);
+    assert_true(tu_run_until(loop, &r->done, max_s));
 }
 
 static void on_published(int stored, void *arg)
@@ -154,7 +145,7 @@ static void test_network(void **state)
      * the first self-lookups find little, the repeated ones fill in. */
     for (int i = 1; i < NN; i++)
         assert_int_equal(vx_dht_bootstrap(n[i].dht, &n[0].addr, 1), 0);
-    run_for(2.5);
+    tu_run_for(loop, 2.5);
     for (int i = 0; i < NN; i++) {
         struct vx_dht_stats st;
         vx_dht_stats(n[i].dht, &st);
@@ -183,9 +174,7 @@ static void test_network(void **state)
     svc.u.service.ports[0] = 80;
     assert_int_equal(vx_record_sign(&svc, &n[3].id), 0);
     assert_int_equal(vx_dht_publish(n[3].dht, &svc, on_published, &published), 0);
-    ev_tstamp end = ev_time() + 3;
-    while (!published && ev_time() < end)
-        ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(1000);
+    tu_run_until(loop, &published, 3);
     assert_true(published - 1 >= 3);
 
     /* Every node finds it; at least one over the network.  The lookup
@@ -232,7 +221,7 @@ static void test_network(void **state)
         assert_int_equal(vx_dht_listen(lone, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
                          0);
         assert_int_equal(vx_dht_bootstrap(lone, &n[1].addr, 1), 0);
-        run_for(0.4);
+        tu_run_for(loop, 0.4);
         assert_int_equal(vx_dht_lookup(lone, key, n[5].id.pk, on_result, &r), 0);
         wait_result(&r, 3);
         assert_int_equal(r.err, VX_ERR_NOTFOUND);
@@ -273,7 +262,7 @@ static void test_network(void **state)
     vx_dht_free(n[5].dht);
     node_start(&n[5], 5, &conf);
     assert_int_equal(vx_dht_bootstrap(n[5].dht, NULL, 0), 0);
-    run_for(0.5);
+    tu_run_for(loop, 0.5);
     struct vx_dht_stats st;
     vx_dht_stats(n[5].dht, &st);
     assert_true(st.core.contacts >= 3);
@@ -493,9 +482,9 @@ static void test_garbage(void **state)
             junk[0] = 1; /* looks like ours */
         sendto(a.fd, junk, n, 0, (struct sockaddr *)&target.addr, sizeof(struct sockaddr_in));
         if (i % 20 == 19)
-            run_for(0.01); /* stay below the socket's receive buffer */
+            tu_run_for(loop, 0.01); /* stay below the socket's receive buffer */
     }
-    run_for(0.1);
+    tu_run_for(loop, 0.1);
     uint8_t tok[16];
     get_token(&a, &target, tok);
     struct vx_dht_stats st;

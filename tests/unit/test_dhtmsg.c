@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dht/dhtmsg.h"
 #include "lib/err.h"
+#include "testutil.h"
 
 static const char PING_HEX[] =
         "0101010203040506070811111111111111111111111111111111111111111111111111111111111111110000";
@@ -26,18 +28,6 @@ static const char STORE_HEX[] =
         "0107010203040506070811111111111111111111111111111111111111111111111111111111111111113333"
         "33333333333333333333333333330003616263";
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    assert_true(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
-
 static void header(struct vx_dhtmsg *m, int type)
 {
     memset(m, 0, sizeof(*m));
@@ -50,7 +40,7 @@ static void header(struct vx_dhtmsg *m, int type)
 static void check(const struct vx_dhtmsg *m, const char *hex)
 {
     uint8_t want[VX_DHTMSG_MAX], got[VX_DHTMSG_MAX], again[VX_DHTMSG_MAX];
-    size_t n = unhex(hex, want, sizeof(want));
+    size_t n = tu_unhex(hex, want, sizeof(want));
     struct vx_dhtmsg d;
     assert_int_equal(vx_dhtmsg_encode(m, got, sizeof(got)), (int)n);
     assert_memory_equal(got, want, n);
@@ -109,7 +99,7 @@ static void test_strict(void **state)
     size_t n;
     (void)state;
 
-    n = unhex(PING_HEX, b, sizeof(b));
+    n = tu_unhex(PING_HEX, b, sizeof(b));
     b[0] = 2;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_VERSION);
     assert_false(vx_dhtmsg_is_dht(b, n));
@@ -119,19 +109,19 @@ static void test_strict(void **state)
     b[1] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
 
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16] = 21; /* 21 contacts */
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_TOOBIG);
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16 + 1 + 32] = 5; /* family 5 */
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
-    n = unhex(NODES_HEX, b, sizeof(b));
+    n = tu_unhex(NODES_HEX, b, sizeof(b));
     b[42 + 16 + 1 + 32 + 1 + 4] = 0; /* port 0 */
     b[42 + 16 + 1 + 32 + 1 + 5] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n), VX_ERR_INVAL);
 
     /* A STORE with an empty record, and one claiming more than 1200 bytes. */
-    n = unhex(STORE_HEX, b, sizeof(b));
+    n = tu_unhex(STORE_HEX, b, sizeof(b));
     b[42 + 16] = 0;
     b[42 + 16 + 1] = 0;
     assert_int_equal(vx_dhtmsg_decode(&m, b, n - 3), VX_ERR_INVAL);
@@ -177,12 +167,66 @@ static void test_addr(void **state)
     assert_true(vx_dhtaddr_is_loopback(&c));
 }
 
+/* sockaddr conversions: IPv4-mapped IPv6 comes in as IPv4; IPv4 goes out
+ * mapped on a dual-stack socket. */
+static void test_addr_sockaddr(void **state)
+{
+    struct vx_dhtaddr a, b;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(4242)};
+    struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(4243)};
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 192, 0, 2, 1};
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    (void)state;
+
+    memcpy(&s4.sin_addr, mapped + 12, 4);
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&a, (struct sockaddr *)&s4, sizeof(s4)), 0);
+    assert_int_equal(a.family, 4);
+    assert_int_equal(a.port, 4242);
+    assert_memory_equal(a.ip, mapped + 12, 4);
+    assert_memory_equal(a.ip + 4, (uint8_t[12]){0}, 12);
+    vx_dhtaddr_to_sockaddr(&a, 0, &ss, &len);
+    assert_int_equal(len, sizeof(s4));
+    assert_memory_equal(&ss, &s4, sizeof(s4));
+    vx_dhtaddr_to_sockaddr(&a, 1, &ss, &len);
+    assert_int_equal(len, sizeof(s6));
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_memory_equal(((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr, mapped, 16);
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 4242);
+
+    memcpy(s6.sin6_addr.s6_addr, mapped, 16);
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&b, (struct sockaddr *)&s6, sizeof(s6)), 0);
+    assert_int_equal(b.family, 4);
+    assert_int_equal(b.port, 4243);
+    assert_memory_equal(b.ip, mapped + 12, 4);
+
+    memcpy(s6.sin6_addr.s6_addr, v6, 16);
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&b, (struct sockaddr *)&s6, sizeof(s6)), 0);
+    assert_int_equal(b.family, 6);
+    assert_memory_equal(b.ip, v6, 16);
+    vx_dhtaddr_to_sockaddr(&b, 0, &ss, &len);
+    assert_int_equal(len, sizeof(s6));
+    assert_memory_equal(&ss, &s6, sizeof(s6));
+    vx_dhtaddr_to_sockaddr(&b, 1, &ss, &len);
+    assert_memory_equal(&ss, &s6, sizeof(s6));
+
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&b, (struct sockaddr *)&s6, sizeof(s4)),
+                     VX_ERR_BADADDR);
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&b, (struct sockaddr *)&s4, sizeof(s4) - 1),
+                     VX_ERR_BADADDR);
+    s4.sin_family = AF_UNIX;
+    assert_int_equal(vx_dhtaddr_from_sockaddr(&b, (struct sockaddr *)&s4, sizeof(s4)),
+                     VX_ERR_BADADDR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_vectors),
             cmocka_unit_test(test_strict),
             cmocka_unit_test(test_addr),
+            cmocka_unit_test(test_addr_sockaddr),
     };
     return cmocka_run_group_tests_name("dhtmsg", tests, NULL, NULL);
 }

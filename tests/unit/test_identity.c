@@ -13,14 +13,14 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "testutil.h"
 
 static char dir[256];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/vx6-test-identity-XXXXXX");
-    if (!mkdtemp(dir))
+    if (tu_tmpdir_make(dir, sizeof(dir), "identity") < 0)
         return -1;
     vx_log_set_level(VX_LOG_NONE);
     return 0;
@@ -28,10 +28,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[300];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_tmpdir_remove(dir);
 }
 
 static void keypath(char *out, size_t cap, const char *name)

@@ -16,6 +16,7 @@
 #include "crypto/noise_private.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "testutil.h"
 
 #define VECTORS      TESTS_SRCDIR "/vectors/noise.txt"
 #define PROLOGUE     ((const uint8_t *)"VX6 session v1")
@@ -37,20 +38,6 @@ static int setup(void **state)
         return -1;
     memset(seed, 'c', sizeof(seed));
     return vx_identity_from_seed(&id_c, seed) < 0 ? -1 : 0;
-}
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-
-    assert_true(strlen(s) % 2 == 0);
-    for (; s[0] && s[1]; s += 2) {
-        unsigned v;
-        assert_true(n < cap);
-        assert_int_equal(sscanf(s, "%2x", &v), 1);
-        out[n++] = (uint8_t)v;
-    }
-    return n;
 }
 
 /* ---- published vectors (cacophony) ---- */
@@ -88,28 +75,28 @@ static int read_vector(FILE *fp, struct vector *v)
             assert_true(strlen(a) < sizeof(v->name));
             memcpy(v->name, a, strlen(a) + 1);
         } else if (strcmp(key, "init_prologue") == 0) {
-            v->prologue_len = unhex(a, v->prologue, sizeof(v->prologue));
+            v->prologue_len = tu_unhex(a, v->prologue, sizeof(v->prologue));
         } else if (strcmp(key, "resp_prologue") == 0) {
             uint8_t p[64];
-            assert_int_equal(unhex(a, p, sizeof(p)), v->prologue_len);
+            assert_int_equal(tu_unhex(a, p, sizeof(p)), v->prologue_len);
             assert_memory_equal(p, v->prologue, v->prologue_len);
         } else if (strcmp(key, "init_static") == 0) {
-            unhex(a, v->init_static, 32);
+            tu_unhex(a, v->init_static, 32);
         } else if (strcmp(key, "init_ephemeral") == 0) {
-            unhex(a, v->init_ephemeral, 32);
+            tu_unhex(a, v->init_ephemeral, 32);
         } else if (strcmp(key, "init_remote_static") == 0) {
-            unhex(a, v->init_remote_static, 32);
+            tu_unhex(a, v->init_remote_static, 32);
             v->has_init_remote_static = 1;
         } else if (strcmp(key, "resp_static") == 0) {
-            unhex(a, v->resp_static, 32);
+            tu_unhex(a, v->resp_static, 32);
         } else if (strcmp(key, "resp_ephemeral") == 0) {
-            unhex(a, v->resp_ephemeral, 32);
+            tu_unhex(a, v->resp_ephemeral, 32);
         } else if (strcmp(key, "msg") == 0) {
             struct vmsg *m = &v->msgs[v->nmsgs++];
             assert_int_equal(nf, 3);
             assert_true(v->nmsgs <= 8);
-            m->plen = unhex(a, m->payload, sizeof(m->payload));
-            m->ctlen = unhex(b, m->ct, sizeof(m->ct));
+            m->plen = tu_unhex(a, m->payload, sizeof(m->payload));
+            m->ctlen = tu_unhex(b, m->ct, sizeof(m->ct));
         } else {
             fail_msg("unknown vector key %s", key);
         }

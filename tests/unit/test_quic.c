@@ -672,6 +672,68 @@ static void test_version_negotiation(void **state)
     assert_memory_equal(reply + 6, pkt + 15, 8);
 }
 
+/* A datagram without the QUIC fixed bit goes to the foreign hook (the DHT
+ * shares the node port); replies sent from vx_transport_quic_udp_fd() come
+ * from the node port; QUIC keeps working beside it. */
+struct foreign_seen {
+    int n;
+    uint8_t data[64];
+    size_t len;
+    struct sockaddr_storage from;
+    socklen_t fromlen;
+};
+
+static void on_foreign(const uint8_t *data, size_t len, const struct sockaddr *from,
+                       socklen_t fromlen, void *arg)
+{
+    struct foreign_seen *f = arg;
+    f->n++;
+    f->len = len < sizeof(f->data) ? len : sizeof(f->data);
+    memcpy(f->data, data, f->len);
+    memcpy(&f->from, from, fromlen);
+    f->fromlen = fromlen;
+}
+
+static void test_foreign_datagrams(void **state)
+{
+    struct ctx *x = *state;
+    struct foreign_seen seen = {0};
+    static const uint8_t dht[] = {0x01, 0x01, 'p', 'i', 'n', 'g'};
+    uint8_t reply[64];
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ssize_t n = -1;
+
+    assert_true(fd >= 0);
+    assert_int_equal(vx_transport_quic_set_foreign(x->a, on_foreign, &seen), 0);
+    assert_true(vx_transport_quic_udp_fd(x->a) >= 0);
+    assert_int_equal(vx_transport_quic_udp_fd(x->b), VX_ERR_NOTFOUND); /* not listening */
+    assert_int_equal(sendto(fd, dht, sizeof(dht), 0, (struct sockaddr *)&x->addr, x->addrlen),
+                     sizeof(dht));
+    for (int i = 0; i < 100 && !seen.n; i++) {
+        ev_run(x->loop, EVRUN_NOWAIT);
+        if (!seen.n)
+            usleep(10000);
+    }
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.len, sizeof(dht));
+    assert_memory_equal(seen.data, dht, sizeof(dht));
+    /* Answer from the node port, as the DHT does. */
+    assert_int_equal(sendto(vx_transport_quic_udp_fd(x->a), "pong", 4, 0,
+                            (struct sockaddr *)&seen.from, seen.fromlen),
+                     4);
+    for (int i = 0; i < 100 && n < 0; i++) {
+        n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+        if (n < 0)
+            usleep(10000);
+    }
+    close(fd);
+    assert_int_equal(n, 4);
+    assert_memory_equal(reply, "pong", 4);
+    /* QUIC on the same socket still works. */
+    test_transfer_both_ways(state);
+    assert_int_equal(seen.n, 1); /* QUIC packets never reach the hook */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +750,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
             cmocka_unit_test_setup_teardown(test_lossy_link, setup, teardown),
             cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_foreign_datagrams, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "crypto/identity.h"
 #include "lib/err.h"
 #include "wire/record.h"
+#include "testutil.h"
 
 #define ISSUED  1700000000ull
 #define EXPIRES 1700003600ull
@@ -35,18 +36,6 @@ static const char SVC_KEY_HEX[] =
         "d2f64981d096d2c2752f993a62355750dbbb59a9cc62571a4bdccf61d75076b6";
 static const char USER_KEY_HEX[] =
         "409dd56f639748dcf4a243ba0abc7651820dcf77e9c8621f549b86ddb664ee45";
-
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    assert_true(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 static void test_identity(struct vx_identity *id)
 {
@@ -88,7 +77,7 @@ static void build_user(struct vx_record *r, const struct vx_identity *id)
 static void check_vector(const struct vx_record *r, const char *hex)
 {
     uint8_t want[VX_RECORD_MAX], got[VX_RECORD_MAX], again[VX_RECORD_MAX];
-    size_t wn = unhex(hex, want, sizeof(want));
+    size_t wn = tu_unhex(hex, want, sizeof(want));
     struct vx_record back;
     int n = vx_record_encode(r, got, sizeof(got));
 
@@ -117,7 +106,7 @@ static void test_vectors(void **state)
     build_service(&r, &id);
     check_vector(&r, SERVICE_HEX);
     vx_record_key(&r, key);
-    unhex(SVC_KEY_HEX, want, sizeof(want));
+    tu_unhex(SVC_KEY_HEX, want, sizeof(want));
     assert_memory_equal(key, want, 32);
     assert_int_equal(vx_service_key("alice", "web", key), 0);
     assert_memory_equal(key, want, 32);
@@ -125,7 +114,7 @@ static void test_vectors(void **state)
     build_user(&r, &id);
     check_vector(&r, USER_HEX);
     vx_record_key(&r, key);
-    unhex(USER_KEY_HEX, want, sizeof(want));
+    tu_unhex(USER_KEY_HEX, want, sizeof(want));
     assert_memory_equal(key, want, 32);
     assert_int_equal(vx_username_key("alice", key), 0);
     assert_memory_equal(key, want, 32);
@@ -138,7 +127,7 @@ static void test_tampered(void **state)
     struct vx_record r;
     (void)state;
     for (int v = 0; v < 3; v++) {
-        size_t n = unhex(vecs[v], buf, sizeof(buf));
+        size_t n = tu_unhex(vecs[v], buf, sizeof(buf));
         /* Flip every bit position of every byte: never a valid record. */
         for (size_t i = 0; i < n; i++) {
             for (int b = 0; b < 8; b++) {
@@ -155,10 +144,10 @@ static void test_tampered(void **state)
         assert_int_not_equal(vx_record_parse(&r, buf, n + 1, NOW), 0);
     }
     /* Specific failure classes. */
-    size_t n = unhex(USER_HEX, buf, sizeof(buf));
+    size_t n = tu_unhex(USER_HEX, buf, sizeof(buf));
     buf[n - 1] ^= 1;
     assert_int_equal(vx_record_parse(&r, buf, n, NOW), VX_ERR_BADSIG);
-    n = unhex(USER_HEX, buf, sizeof(buf));
+    n = tu_unhex(USER_HEX, buf, sizeof(buf));
     buf[0] = 2;
     assert_int_equal(vx_record_parse(&r, buf, n, NOW), VX_ERR_VERSION);
 }
@@ -278,11 +267,11 @@ static void test_limits(void **state)
     assert_int_equal(vx_record_add_endpoint(&r, &ep), VX_ERR_INVAL);
 
     /* An encoded NODE record claiming 9 endpoints. */
-    size_t n = unhex(NODE_HEX, buf, sizeof(buf));
+    size_t n = tu_unhex(NODE_HEX, buf, sizeof(buf));
     buf[1 + 1 + 24 + 32 + 32] = 9;
     assert_int_equal(vx_record_decode(&r, buf, n), VX_ERR_TOOBIG);
     /* A label length of 64 in a USERNAME record. */
-    n = unhex(USER_HEX, buf, sizeof(buf));
+    n = tu_unhex(USER_HEX, buf, sizeof(buf));
     buf[1 + 1 + 24 + 32] = 64;
     assert_int_equal(vx_record_decode(&r, buf, n), VX_ERR_TOOBIG);
     /* Anything over 1200 bytes. */

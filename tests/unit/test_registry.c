@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "registry/registry.h"
 #include "wire/record.h"
+#include "testutil.h"
 
 #define T0 1700000000ull
 
@@ -29,8 +30,7 @@ static char path[300];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/vx6-test-registry-XXXXXX");
-    if (!mkdtemp(dir))
+    if (tu_tmpdir_make(dir, sizeof(dir), "registry") < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/registry.bin", dir);
     vx_log_set_level(VX_LOG_NONE);
@@ -39,10 +39,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[300];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_tmpdir_remove(dir);
 }
 
 static void ident(struct vx_identity *id, unsigned n)

@@ -12,30 +12,7 @@
 #include "lib/err.h"
 #include "wire/cursor.h"
 #include "wire/frame.h"
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-    for (const char *p = hex; *p; p++) {
-        int v;
-        if (*p >= '0' && *p <= '9')
-            v = *p - '0';
-        else if (*p >= 'a' && *p <= 'f')
-            v = *p - 'a' + 10;
-        else
-            continue;
-        if (hi < 0) {
-            hi = v;
-        } else {
-            assert_true(n < cap);
-            out[n++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    assert_int_equal(hi, -1);
-    return n;
-}
+#include "testutil.h"
 
 static void test_cursor(void **state)
 {
@@ -51,7 +28,7 @@ static void test_cursor(void **state)
     assert_int_equal(vx_wcur_bytes(&w, "", 0), VX_ERR_TOOBIG); /* sticky */
 
     uint8_t expect[15];
-    unhex("ab 1234 deadbeef 0102030405060708", expect, sizeof(expect));
+    tu_unhex("ab 1234 deadbeef 0102030405060708", expect, sizeof(expect));
     assert_memory_equal(buf, expect, 15);
 
     struct vx_rcur r;
@@ -85,6 +62,47 @@ static void test_cursor(void **state)
     assert_int_equal(vx_rcur_u8(&r, &u8), VX_ERR_TRUNC);
 }
 
+/* vx_*cur_fail poisons a healthy cursor; the first error is kept. */
+static void test_cursor_fail(void **state)
+{
+    uint8_t buf[4] = {1, 2, 3, 4}, u8 = 0;
+    uint16_t u16 = 0;
+    struct vx_rcur r;
+    struct vx_wcur w;
+    (void)state;
+
+    vx_rcur_init(&r, buf, sizeof(buf));
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_CORRUPT), VX_ERR_CORRUPT);
+    assert_int_equal(vx_rcur_u8(&r, &u8), VX_ERR_CORRUPT);
+    assert_int_equal(u8, 0);
+    assert_int_equal(vx_rcur_left(&r), 0);
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_INVAL), VX_ERR_CORRUPT);
+    vx_rcur_init(&r, buf, 1);
+    assert_int_equal(vx_rcur_u16(&r, &u16), VX_ERR_TRUNC);
+    assert_int_equal(vx_rcur_fail(&r, VX_ERR_CORRUPT), VX_ERR_TRUNC);
+
+    vx_wcur_init(&w, buf, sizeof(buf));
+    assert_int_equal(vx_wcur_fail(&w, VX_ERR_INVAL), VX_ERR_INVAL);
+    assert_int_equal(vx_wcur_u8(&w, 9), VX_ERR_INVAL);
+    assert_int_equal(w.off, 0);
+    assert_int_equal(buf[0], 1);
+    vx_wcur_init(&w, buf, 1);
+    assert_int_equal(vx_wcur_u16(&w, 7), VX_ERR_TOOBIG);
+    assert_int_equal(vx_wcur_fail(&w, VX_ERR_INVAL), VX_ERR_TOOBIG);
+}
+
+static void test_be64(void **state)
+{
+    uint8_t b[8], expect[8];
+    (void)state;
+    vx_be64_put(b, 0x0102030405060708ull);
+    tu_unhex("0102030405060708", expect, sizeof(expect));
+    assert_memory_equal(b, expect, 8);
+    assert_true(vx_be64_get(b) == 0x0102030405060708ull);
+    memset(b, 0xff, sizeof(b));
+    assert_true(vx_be64_get(b) == UINT64_MAX);
+}
+
 static void test_hs_headers(void **state)
 {
     uint8_t out[4], exp[4];
@@ -92,14 +110,14 @@ static void test_hs_headers(void **state)
     size_t len = 0;
 
     assert_int_equal(vx_wire_hs_first_encode(out, VX_HS_XX, 32), 0);
-    unhex("01 01 0020", exp, 4);
+    tu_unhex("01 01 0020", exp, 4);
     assert_memory_equal(out, exp, 4);
     assert_int_equal(vx_wire_hs_first_decode(exp, 4, &pat, &len), 0);
     assert_int_equal(pat, VX_HS_XX);
     assert_int_equal(len, 32);
 
     assert_int_equal(vx_wire_hs_first_encode(out, VX_HS_IK, 65535), 0);
-    unhex("01 02 ffff", exp, 4);
+    tu_unhex("01 02 ffff", exp, 4);
     assert_memory_equal(out, exp, 4);
 
     assert_int_equal(vx_wire_hs_first_encode(out, VX_HS_XX, 0), VX_ERR_TOOBIG);
@@ -107,22 +125,22 @@ static void test_hs_headers(void **state)
     for (size_t n = 0; n < 4; n++)
         assert_int_equal(vx_wire_hs_first_decode(exp, n, &pat, &len),
                          n == 0 ? VX_ERR_TRUNC : VX_ERR_TRUNC);
-    unhex("02 01 0020", exp, 4);
+    tu_unhex("02 01 0020", exp, 4);
     assert_int_equal(vx_wire_hs_first_decode(exp, 1, &pat, &len), VX_ERR_VERSION);
-    unhex("16 03 01 00", exp, 4); /* a TLS ClientHello is not us */
+    tu_unhex("16 03 01 00", exp, 4); /* a TLS ClientHello is not us */
     assert_int_equal(vx_wire_hs_first_decode(exp, 4, &pat, &len), VX_ERR_VERSION);
-    unhex("01 03 0020", exp, 4);
+    tu_unhex("01 03 0020", exp, 4);
     assert_int_equal(vx_wire_hs_first_decode(exp, 4, &pat, &len), VX_ERR_PROTO);
-    unhex("01 01 0000", exp, 4);
+    tu_unhex("01 01 0000", exp, 4);
     assert_int_equal(vx_wire_hs_first_decode(exp, 4, &pat, &len), VX_ERR_PROTO);
 
     assert_int_equal(vx_wire_hs_encode(out, 48), 0);
-    unhex("0030", exp, 2);
+    tu_unhex("0030", exp, 2);
     assert_memory_equal(out, exp, 2);
     assert_int_equal(vx_wire_hs_decode(exp, 2, &len), 0);
     assert_int_equal(len, 48);
     assert_int_equal(vx_wire_hs_decode(exp, 1, &len), VX_ERR_TRUNC);
-    unhex("0000", exp, 2);
+    tu_unhex("0000", exp, 2);
     assert_int_equal(vx_wire_hs_decode(exp, 2, &len), VX_ERR_PROTO);
 }
 
@@ -135,7 +153,7 @@ static void test_hello(void **state)
                               .max_streams = 1024};
     struct vx_wire_hello d;
     uint8_t out[VX_HELLO_MAX_LEN + 1], exp[32];
-    size_t n, elen = unhex("01 02 02 01 00100000 01000000 00000400", exp, sizeof(exp));
+    size_t n, elen = tu_unhex("01 02 02 01 00100000 01000000 00000400", exp, sizeof(exp));
 
     assert_int_equal(vx_wire_hello_encode(&h, out, sizeof(out), &n), 0);
     assert_int_equal(n, elen);
@@ -157,11 +175,11 @@ static void test_hello(void **state)
     assert_int_equal(vx_wire_hello_encode(&h, out, sizeof(out), &n), VX_ERR_INVAL);
     h.n_aead = 5;
     assert_int_equal(vx_wire_hello_encode(&h, out, sizeof(out), &n), VX_ERR_INVAL);
-    unhex("01 00", exp, 2);
+    tu_unhex("01 00", exp, 2);
     assert_int_equal(vx_wire_hello_decode(exp, 2, &d), VX_ERR_PROTO);
-    unhex("01 05", exp, 2);
+    tu_unhex("01 05", exp, 2);
     assert_int_equal(vx_wire_hello_decode(exp, 2, &d), VX_ERR_PROTO);
-    unhex("02 01", exp, 2);
+    tu_unhex("02 01", exp, 2);
     assert_int_equal(vx_wire_hello_decode(exp, 2, &d), VX_ERR_VERSION);
 }
 
@@ -171,12 +189,12 @@ static void test_record_header(void **state)
     size_t ct;
 
     assert_int_equal(vx_wire_rec_hdr_encode(out, 100), 0);
-    unhex("00000074", exp, 4);
+    tu_unhex("00000074", exp, 4);
     assert_memory_equal(out, exp, 4);
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 4, &ct), 0);
     assert_int_equal(ct, 116);
     assert_int_equal(vx_wire_rec_hdr_encode(out, VX_REC_MAX_PLAIN), 0);
-    unhex("00010010", exp, 4);
+    tu_unhex("00010010", exp, 4);
     assert_memory_equal(out, exp, 4);
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 4, &ct), 0);
     assert_int_equal(ct, VX_REC_MAX_PLAIN + 16);
@@ -184,11 +202,11 @@ static void test_record_header(void **state)
     assert_int_equal(vx_wire_rec_hdr_encode(out, 0), VX_ERR_TOOBIG);
     assert_int_equal(vx_wire_rec_hdr_encode(out, VX_REC_MAX_PLAIN + 1), VX_ERR_TOOBIG);
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 3, &ct), VX_ERR_TRUNC);
-    unhex("00010011", exp, 4);
+    tu_unhex("00010011", exp, 4);
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 4, &ct), VX_ERR_TOOBIG);
-    unhex("ffffffff", exp, 4);
+    tu_unhex("ffffffff", exp, 4);
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 4, &ct), VX_ERR_TOOBIG);
-    unhex("00000010", exp, 4); /* a tag with no plaintext */
+    tu_unhex("00000010", exp, 4); /* a tag with no plaintext */
     assert_int_equal(vx_wire_rec_hdr_decode(exp, 4, &ct), VX_ERR_PROTO);
 }
 
@@ -256,7 +274,7 @@ static void test_frame_vectors(void **state)
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         const struct vector *v = &vectors[i];
         uint8_t exp[512], out[512];
-        size_t elen = unhex(v->hex, exp, sizeof(exp)), olen = 0, used = 0;
+        size_t elen = tu_unhex(v->hex, exp, sizeof(exp)), olen = 0, used = 0;
         struct vx_frame d;
 
         print_message("vector %s\n", v->name);
@@ -283,14 +301,14 @@ static void test_frame_data_hdr(void **state)
 {
     uint8_t out[7], exp[7];
     vx_frame_data_hdr(out, 0x01020304, 0xfff9);
-    unhex("04 01020304 fff9", exp, 7);
+    tu_unhex("04 01020304 fff9", exp, 7);
     assert_memory_equal(out, exp, 7);
 }
 
 static void expect_reject(const char *hex, int err)
 {
     uint8_t in[512];
-    size_t n = unhex(hex, in, sizeof(in)), used;
+    size_t n = tu_unhex(hex, in, sizeof(in)), used;
     struct vx_frame f;
     print_message("reject %s\n", hex);
     assert_int_equal(vx_frame_decode(in, n, &f, &used), err);
@@ -372,7 +390,8 @@ static void test_reasons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_cursor),        cmocka_unit_test(test_hs_headers),
+            cmocka_unit_test(test_cursor),        cmocka_unit_test(test_cursor_fail),
+            cmocka_unit_test(test_be64),          cmocka_unit_test(test_hs_headers),
             cmocka_unit_test(test_hello),         cmocka_unit_test(test_record_header),
             cmocka_unit_test(test_frame_vectors), cmocka_unit_test(test_frame_data_hdr),
             cmocka_unit_test(test_frame_reject),  cmocka_unit_test(test_reasons),

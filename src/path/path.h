@@ -1,0 +1,178 @@
+/* path.h — from a name a proxy client asked for to a connected stream.
+ *
+ * vx_path_connect() classifies the host (front/name.h) and picks a way there:
+ *   SERVICE.<v6>.ipv6.vx6  direct IPv6 mode: dial [v6]:node_port (4242 unless
+ *                          configured), learn the node ID in the handshake,
+ *                          open a stream to SERVICE:port
+ *   USER.SERVICE.vx6       named mode: a resolver (the DHT + registry, see
+ *                          struct vx_path_resolver) finds the node ID and its
+ *                          endpoints and checks the USER -> key pin; then a
+ *                          stream to that node ID (a changed key is
+ *                          VX_ERR_KEYCHANGED before anything is dialled)
+ *   ALIAS.vx6              a configured alias, replaced by its target name
+ *   ADDRESS.vx6            hidden services: VX_ERR_NOTFOUND for now
+ *   anything else          clearnet: VX_ERR_DENIED unless allowed, then a
+ *                          plain TCP connect (IP literal or a DNS name)
+ * The result is either a vx6 stream (open, ready for vx_stream_splice_data())
+ * or, for clearnet, a connected socket.  Every request completes in bounded
+ * time (the overall timeout) and can be cancelled at any moment.
+ *
+ * Routes: only direct paths exist yet.  VX_ROUTE_AUTO means direct;
+ * VX_ROUTE_RELAY fails with VX_ERR_UNREACH ("relay paths not available").
+ */
+#ifndef VX6_PATH_PATH_H
+#define VX6_PATH_PATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "crypto/identity.h"
+#include "transport/transport.h"
+
+#define VX_PATH_DEFAULT_NODE_PORT  4242
+#define VX_PATH_DEFAULT_TIMEOUT_MS 10000
+#define VX_PATH_MAX_ADDRS          8
+#define VX_PATH_HOW_MAX            96
+
+struct ev_loop;
+struct vx_path;
+struct vx_path_req;
+
+enum vx_route {
+    VX_ROUTE_AUTO = 0,
+    VX_ROUTE_DIRECT = 1,
+    VX_ROUTE_RELAY = 2,
+};
+
+/* "auto", "direct", "relay"; and back (-1 if unknown). */
+const char *vx_route_name(enum vx_route r);
+int vx_route_parse(const char *s);
+
+/* Per-request options. */
+struct vx_path_opts {
+    enum vx_route route;
+    unsigned hops;       /* relay hops; 0: the default (unused by direct paths) */
+    uint32_t timeout_ms; /* 0: the path's default */
+};
+
+/* Parse per-request options carried in a SOCKS username or similar:
+ * "key=value" items separated by ';' or ','.  Known keys: route
+ * (auto|direct|relay), hops (1..8), timeout (milliseconds, 100..600000).
+ * Items without '=' and unknown keys are ignored.  0, or VX_ERR_INVAL for a
+ * known key with a bad value (opts is then left as it was). */
+int vx_path_opts_parse(struct vx_path_opts *opts, const char *s);
+
+struct vx_path_cbs {
+    /* The connect finished.  err < 0: it failed (the request is freed
+     * right after return).  err == 0: exactly one of stream (a vx6 stream,
+     * open: give it a socket with vx_stream_splice_data()) and fd >= 0 (a
+     * connected clearnet socket, now the callee's; the request is freed
+     * right after return) is set. */
+    void (*on_connected)(struct vx_path_req *req, int err, struct vx_stream *stream, int fd,
+                         void *arg);
+    /* A stream handed over by on_connected finished (err 0: both
+     * directions done; < 0: reset or session lost).  The request is freed
+     * right after return.  May be NULL. */
+    void (*on_closed)(struct vx_path_req *req, int err, void *arg);
+};
+
+/* What a resolver found for USER.SERVICE. */
+struct vx_path_node {
+    uint8_t node_id[VX_NODE_ID_LEN];
+    struct sockaddr_storage addrs[VX_PATH_MAX_ADDRS]; /* endpoints to dial, best first */
+    socklen_t addrlens[VX_PATH_MAX_ADDRS];
+    size_t naddrs;
+    char how[VX_PATH_HOW_MAX]; /* for `vx6 resolve`: "DHT, 2 hops", "registry cache" */
+};
+
+/* Named-mode lookups (USER.SERVICE -> node), provided by the DHT/registry
+ * layer.  start() begins a lookup and calls done(ctx, err, node) exactly
+ * once, never from inside start(), unless cancel() is called first.  err is
+ * VX_ERR_NOTFOUND (no record), VX_ERR_KEYCHANGED (USER is pinned to another
+ * key), VX_ERR_BADSIG/VX_ERR_EXPIRED (bad record), VX_ERR_TIMEOUT...
+ * start() returns a handle for cancel(), or NULL with *err set. */
+typedef void (*vx_path_resolved_fn)(void *ctx, int err, const struct vx_path_node *node);
+struct vx_path_resolver {
+    void *(*start)(void *rarg, const char *user, const char *service, vx_path_resolved_fn done,
+                   void *ctx, int *err);
+    void (*cancel)(void *rarg, void *handle);
+};
+
+struct vx_path_alias {
+    const char *name;   /* label, without ".vx6" */
+    const char *target; /* "alice.web" or a hidden ADDRESS, ".vx6" optional */
+};
+
+struct vx_path_stats {
+    uint64_t requests;  /* vx_path_connect() calls */
+    uint64_t connected; /* succeeded */
+    uint64_t failed;    /* failed (immediately or later) */
+    uint64_t timeouts;  /* ...of which by the overall timeout */
+    uint64_t cancelled; /* cancelled before completion */
+    uint64_t active;    /* requests pending or streams open now */
+};
+
+/* t may be NULL (only clearnet then works).  Never returns NULL. */
+struct vx_path *vx_path_new(struct ev_loop *loop, struct vx_transport *t);
+/* Cancels every pending request (no callbacks) and closes every stream it
+ * handed out that is still open.  Accepts NULL. */
+void vx_path_free(struct vx_path *p);
+
+/* Settings; any time (reload).  Defaults: port 4242, 10 s, clearnet denied,
+ * no aliases, no resolver. */
+void vx_path_set_node_port(struct vx_path *p, uint16_t port);
+void vx_path_set_timeout(struct vx_path *p, uint32_t ms);
+void vx_path_set_clearnet(struct vx_path *p, int allow);
+int vx_path_clearnet_allowed(const struct vx_path *p);
+/* Replace the alias table (copied).  0 or VX_ERR_INVAL (a name that is no
+ * DNS label, or duplicate). */
+int vx_path_set_aliases(struct vx_path *p, const struct vx_path_alias *a, size_t n);
+void vx_path_set_resolver(struct vx_path *p, const struct vx_path_resolver *r, void *rarg);
+
+/* Connect to host:port.  host is what the client sent (a name or an IP
+ * literal).  opts may be NULL.  Returns the pending request, or NULL with
+ * *err set on immediate failure:
+ *   VX_ERR_BADADDR  malformed .vx6 name (or alias target)
+ *   VX_ERR_TOOBIG   host too long
+ *   VX_ERR_DENIED   clearnet host while clearnet is not allowed
+ *   VX_ERR_NOTFOUND unknown alias; hidden address (not available yet);
+ *                   named service with no resolver
+ *   VX_ERR_UNREACH  route relay (not available yet); no transport
+ *   VX_ERR_INVAL    port 0
+ *   others from vx_transport_open() (VX_ERR_LIMIT) or socket(2)
+ * Later failures come through on_connected: VX_ERR_TIMEOUT, VX_ERR_UNREACH,
+ * VX_ERR_REFUSED, VX_ERR_NOTFOUND (no such service on that node),
+ * VX_ERR_KEYCHANGED, VX_ERR_PEER_ID ... */
+struct vx_path_req *vx_path_connect(struct vx_path *p, const char *host, uint16_t port,
+                                    const struct vx_path_opts *opts, const struct vx_path_cbs *cbs,
+                                    void *arg, int *err);
+
+/* Cancel a request: before on_connected nothing more happens; after it,
+ * the stream is reset and released (closing its socket).  No callback
+ * follows.  Accepts NULL. */
+void vx_path_cancel(struct vx_path_req *req);
+
+/* What the request is about, for logs: "web.2001-db8--1.ipv6.vx6:80". */
+const char *vx_path_req_desc(const struct vx_path_req *req);
+
+/* Describe without connecting what host resolves to (for `vx6 resolve`),
+ * for every kind but named services (which need a lookup: see
+ * vx_path_resolve()).  Writes one line into out.  0 or an error as for
+ * vx_path_connect(). */
+int vx_path_describe(const struct vx_path *p, const char *host, uint16_t port, char *out,
+                     size_t cap);
+
+/* Resolve host as vx_path_connect() would, without opening a stream.
+ * done(ctx, err, line) is called exactly once (never from inside the call)
+ * with a one-line description.  Returns a handle for vx_path_resolve_cancel()
+ * or NULL with *err set (done is then not called). */
+typedef void (*vx_path_describe_fn)(void *ctx, int err, const char *line);
+struct vx_path_lookup;
+struct vx_path_lookup *vx_path_resolve(struct vx_path *p, const char *host,
+                                       vx_path_describe_fn done, void *ctx, int *err);
+void vx_path_resolve_cancel(struct vx_path_lookup *lk);
+
+void vx_path_get_stats(const struct vx_path *p, struct vx_path_stats *st);
+
+#endif
