@@ -153,6 +153,8 @@ enum vx_daemon_obj {
     VX_OBJ_DHT,           /* struct vx_dht * */
     VX_OBJ_RELAY,         /* struct vx_relay * (relay circuits, path/circuit.h) */
     VX_OBJ_SERVICES,      /* struct vx_services * */
+    VX_OBJ_PATH,          /* struct vx_path * (path/path.h) */
+    VX_OBJ_FRONT,         /* struct vx_front * (front/front.h) */
     VX_OBJ_HIDDEN,        /* hidden-service module, when built in */
     VX_OBJ_COUNT_
 };

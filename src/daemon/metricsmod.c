@@ -6,7 +6,9 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/vxtime.h"
+#include "front/front.h"
 #include "path/circuit.h"
+#include "path/path.h"
 #include "service/service.h"
 #include "transport/transport.h"
 /* after transport.h: wire/record.h #defines VX_TRANSPORT_TCP/QUIC */
@@ -43,6 +45,12 @@ struct vx_metricsmod {
     struct vx_counter *circ_served_total, *circ_builds, *circ_retries, *circ_ref_limit,
             *circ_ref_disabled, *circ_crypto, *relay_bytes;
 
+    /* path layer and front-end */
+    struct vx_counter *path_ok, *path_failed, *path_timeouts, *path_cancelled;
+    struct vx_gauge *path_active, *front_active, *front_tunnels;
+    struct vx_counter *front_accepted, *front_failed, *front_tunnels_total, *front_pac;
+    struct vx_counter *front_limited, *front_timeouts;
+
     /* services */
     struct vx_counter *svc_accepted, *svc_refused, *svc_denied, *svc_unknown;
     struct vx_gauge *svc_active;
@@ -66,6 +74,8 @@ static void collect(struct vx_metrics *mx, void *arg)
     const struct vx_dht *dht = vx_daemon_lookup(m->d, VX_OBJ_DHT);
     const struct vx_relay *relay = vx_daemon_lookup(m->d, VX_OBJ_RELAY);
     const struct vx_services *svcs = vx_daemon_lookup(m->d, VX_OBJ_SERVICES);
+    const struct vx_path *path = vx_daemon_lookup(m->d, VX_OBJ_PATH);
+    const struct vx_front *front = vx_daemon_lookup(m->d, VX_OBJ_FRONT);
 
     vx_daemon_stats(m->d, &ds);
     vx_gauge_set(m->sessions, (double)ds.sessions);
@@ -114,6 +124,27 @@ static void collect(struct vx_metrics *mx, void *arg)
         m->circ_crypto->v = rs.crypto_failures;
         m->relay_bytes->v = rs.bytes_relayed;
     }
+    if (path) {
+        struct vx_path_stats ps;
+        vx_path_get_stats(path, &ps);
+        m->path_ok->v = ps.connected;
+        m->path_failed->v = ps.failed - ps.timeouts;
+        m->path_timeouts->v = ps.timeouts;
+        m->path_cancelled->v = ps.cancelled;
+        vx_gauge_set(m->path_active, (double)ps.active);
+    }
+    if (front) {
+        struct vx_front_stats fs;
+        vx_front_get_stats(front, &fs);
+        vx_gauge_set(m->front_active, (double)fs.active);
+        vx_gauge_set(m->front_tunnels, (double)fs.tunnels);
+        m->front_accepted->v = fs.accepted;
+        m->front_failed->v = fs.failed;
+        m->front_tunnels_total->v = fs.tunnels_total;
+        m->front_pac->v = fs.pac;
+        m->front_limited->v = fs.limited;
+        m->front_timeouts->v = fs.timeouts;
+    }
     if (svcs) {
         struct vx_service_stats ss;
         vx_services_get_stats(svcs, &ss);
@@ -135,6 +166,8 @@ static void register_all(struct vx_metricsmod *m)
     const void *dht = vx_daemon_lookup(m->d, VX_OBJ_DHT);
     const void *relay = vx_daemon_lookup(m->d, VX_OBJ_RELAY);
     const void *svcs = vx_daemon_lookup(m->d, VX_OBJ_SERVICES);
+    const void *path = vx_daemon_lookup(m->d, VX_OBJ_PATH);
+    const void *front = vx_daemon_lookup(m->d, VX_OBJ_FRONT);
 
     vx_gauge_set(
             G("vx6_build_info", "Always 1; the version in a label.", "version", PACKAGE_VERSION),
@@ -213,6 +246,31 @@ static void register_all(struct vx_metricsmod *m)
                 C("vx6_circuit_crypto_failures_total", "Cells that failed their onion layer.");
         m->relay_bytes = C("vx6_bytes_total", "Stream payload bytes, by path and direction.",
                            "path", "relay", "dir", "forwarded");
+    }
+    if (path) {
+        const char *h = "Connection requests through the path layer (names to streams), by "
+                        "result.";
+        m->path_ok = C("vx6_path_requests_total", h, "result", "connected");
+        m->path_failed = C("vx6_path_requests_total", h, "result", "failed");
+        m->path_timeouts = C("vx6_path_requests_total", h, "result", "timeout");
+        m->path_cancelled = C("vx6_path_requests_total", h, "result", "cancelled");
+        m->path_active = G("vx6_path_requests", "Path requests pending or streams open now.");
+    }
+    if (front) {
+        m->front_active = G("vx6_front_connections", "SOCKS/HTTP client connections open now.");
+        m->front_tunnels = G("vx6_front_tunnels", "SOCKS/HTTP tunnels open now.");
+        m->front_accepted =
+                C("vx6_front_connections_total", "SOCKS/HTTP client connections accepted.");
+        m->front_failed =
+                C("vx6_front_errors_total", "SOCKS/HTTP requests answered with an error reply.");
+        m->front_tunnels_total = C("vx6_front_tunnels_total", "SOCKS/HTTP tunnels set up.");
+        m->front_pac = C("vx6_front_pac_total", "PAC files served.");
+        m->front_limited = C("vx6_limit_hits_total",
+                             "Connections, streams or requests refused or closed by a limit.",
+                             "limit", "max_connections");
+        m->front_timeouts = C("vx6_limit_hits_total",
+                              "Connections, streams or requests refused or closed by a limit.",
+                              "limit", "request_timeout");
     }
     if (svcs) {
         const char *h = "Streams to published services, by outcome.";
