@@ -1224,6 +1224,10 @@ static void stream_process(struct quic_stream *s, uint64_t now)
         return;
     }
     if (now >= s->deadline) {
+        /* still waiting for stream credit on an open connection: the
+         * peer's max_streams held it back */
+        if (s->state == QS_WAIT_CONN && c->state == QC_OPEN)
+            c->qt->st.limit_streams++;
         switch (s->state) {
         case QS_WAIT_CONN:
         case QS_WAIT_REPLY:

@@ -13,6 +13,8 @@
 # that sends nothing is dropped after 5 s; B serves at most 6 concurrent
 # connections from one client; a 4th concurrent stream to A is refused
 # (SOCKS reply != 0) while 3 stay open; vx6_limit_hits_total counts them.
+# Both nodes use the TCP transport: it refuses streams over the peer's
+# limit at once (QUIC queues them for stream credit until the open timeout).
 set -u
 SRC=${VX6_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BLD=${VX6_BUILDDIR:-$SRC}
@@ -175,6 +177,7 @@ node() { # node NS NAME: config on stdin
 }
 node $A a <<'YAML' || exit 1
 listen: ["[::]:4242"]
+transport: tcp
 socks: off
 metrics: 127.0.0.1:9106
 services:
@@ -186,6 +189,7 @@ limits:
 YAML
 node $B b <<'YAML' || exit 1
 listen: ["[::]:4242"]
+transport: tcp
 socks: 127.0.0.1:1080
 metrics: 127.0.0.1:9106
 limits:
