@@ -140,13 +140,18 @@ class Load:
         await asyncio.sleep(a.minutes * 60)
         self.stop = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        # a last check of every long-lived tunnel, then close them
-        bad = 0
-        for r, w in self.long:
-            try:
-                await asyncio.wait_for(self.echo(r, w, b"bye\n"), 30)
-            except Exception:
-                bad += 1
+        # a last check of every long-lived tunnel (200 at a time), then close them
+        phase[0] = "final"
+        sem = asyncio.Semaphore(200)
+
+        async def final(r, w):
+            async with sem:
+                try:
+                    await asyncio.wait_for(self.echo(r, w, b"bye\n"), 30)
+                    return 0
+                except Exception:
+                    return 1
+        bad = sum(await asyncio.gather(*(final(r, w) for r, w in self.long)))
         if bad:
             self.error("final-check x%d" % bad)
         for r, w in self.long:
