@@ -49,6 +49,12 @@ int cmd_services(struct cli *g, int argc, char **argv);
 int cmd_forwards(struct cli *g, int argc, char **argv);
 int cmd_connect(struct cli *g, int argc, char **argv);
 int cmd_disconnect(struct cli *g, int argc, char **argv);
+/* disco_cmds.c */
+int cmd_resolve(struct cli *g, int argc, char **argv);
+int cmd_trust(struct cli *g, int argc, char **argv);
+int cmd_peers(struct cli *g, int argc, char **argv);
+int cmd_publish(struct cli *g, int argc, char **argv); /* also unpublish */
+int cmd_alias(struct cli *g, int argc, char **argv);
 int cmd_ebpf(struct cli *g, int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * connect, disconnect. */
 #include "cli/cli.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,25 +35,28 @@ int cmd_forwards(struct cli *g, int argc, char **argv)
 int cmd_connect(struct cli *g, int argc, char **argv)
 {
     static const char usage[] =
-            "connect NAME[:PORT] --listen ADDR [--route direct|relay|auto] [--json]";
+            "connect NAME[:PORT] --listen ADDR [--route direct|relay|auto] [--json]\n"
+            "       vx6 connect SERVICE[:PORT] --addr IPV6 --listen ADDR   (direct IPv6 mode)";
     static const struct option opts[] = {
-            {"listen", required_argument, NULL, 'l'},
-            {"route", required_argument, NULL, 'r'},
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"listen", required_argument, NULL, 'l'}, {"route", required_argument, NULL, 'r'},
+            {"addr", required_argument, NULL, 'a'},   {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    char *listen = NULL, *route = NULL;
+    char *listen = NULL, *route = NULL, *addr = NULL;
+    char direct[320];
     int c;
 
     optind = 0; /* full re-init: main() parsed with "+" (stop at the command) */
-    while ((c = getopt_long(argc, argv, "l:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "l:r:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen = optarg;
             break;
         case 'r':
             route = optarg;
+            break;
+        case 'a':
+            addr = optarg;
             break;
         case 'j':
             g->json = true;
@@ -73,6 +77,35 @@ int cmd_connect(struct cli *g, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     char *args[3] = {argv[optind], listen, route};
+    if (addr) {
+        /* SERVICE[:PORT] at IPV6 -> SERVICE.<ipv6 with - for :>.ipv6.vx6[:PORT] */
+        struct in6_addr a6;
+        char svc[64], ip[INET6_ADDRSTRLEN], *colon;
+        const char *a = addr;
+        size_t al = strlen(addr);
+        if (a[0] == '[' && al > 2 && a[al - 1] == ']') {
+            snprintf(ip, sizeof(ip), "%.*s", (int)(al - 2), a + 1);
+            a = ip;
+        }
+        if (inet_pton(AF_INET6, a, &a6) != 1 || !inet_ntop(AF_INET6, &a6, ip, sizeof(ip))) {
+            fprintf(stderr, "%s: --addr needs an IPv6 address, not '%s'\n", g->prog, addr);
+            return CLI_EXIT_USAGE;
+        }
+        for (char *p = ip; *p; p++)
+            if (*p == ':')
+                *p = '-';
+        snprintf(svc, sizeof(svc), "%s", argv[optind]);
+        colon = strchr(svc, ':');
+        if (colon)
+            *colon = '\0';
+        if (!svc[0] || strchr(svc, '.')) {
+            fprintf(stderr, "%s: with --addr, give the service name only (e.g. web:80)\n", g->prog);
+            return CLI_EXIT_USAGE;
+        }
+        snprintf(direct, sizeof(direct), "%s.%s.ipv6.vx6%s%s", svc, ip, colon ? ":" : "",
+                 colon ? colon + 1 : "");
+        args[0] = direct;
+    }
     return cli_daemon_call(g, "connect", route ? 3 : 2, args);
 }
 

@@ -1,5 +1,6 @@
 /* hidden_cmds.c — vx6 hidden: hidden-service addresses, offline from the
- * key files in DATA_DIR/hidden (no daemon needed). */
+ * key files in DATA_DIR/hidden (no daemon needed); `hidden status` asks the
+ * running daemon. */
 #include "cli/cli.h"
 #include "daemon/config.h"
 #include "hidden/hsaddr.h"
@@ -13,7 +14,8 @@
 #include <string.h>
 
 static const char usage_text[] = "hidden address [--json] [--create] NAME\n"
-                                 "       hidden list [--json]";
+                                 "       hidden list [--json]\n"
+                                 "       hidden status [--json]";
 
 static const struct vx_cfg_service *find_service(const struct vx_config *cfg, const char *name)
 {
@@ -186,9 +188,14 @@ int cmd_hidden(struct cli *g, int argc, char **argv)
         }
     }
     if (!((strcmp(verb, "address") == 0 && optind == argc - 1) ||
-          (strcmp(verb, "list") == 0 && optind == argc && !create))) {
+          (strcmp(verb, "list") == 0 && optind == argc && !create) ||
+          (strcmp(verb, "status") == 0 && optind == argc && !create))) {
         fprintf(stderr, "Usage: %s %s\n", g->prog, usage_text);
         return CLI_EXIT_USAGE;
+    }
+    if (strcmp(verb, "status") == 0) {
+        char *args[1] = {(char *)"status"};
+        return cli_daemon_call(g, "hidden", 1, args);
     }
     cfg = cli_load_config(g);
     if (!cfg)

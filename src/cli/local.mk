@@ -9,5 +9,7 @@ vx6_nc_SOURCES = src/cli/vx6-nc.c
 TESTS += tests/net/vx6nc.sh
 EXTRA_DIST += tests/net/vx6nc.sh tests/net/socks5_stub.py
 
+# --- discovery (disco branch): resolve, trust, peers, publish, alias ---
+vx6_SOURCES += src/cli/disco_cmds.c
 # --- dops: vx6 ebpf ---
 vx6_SOURCES += src/cli/ebpf_cmds.c

@@ -23,11 +23,17 @@ static const struct {
         {"loglevel", cmd_loglevel, "show or change the daemon's log level"},
         {"reload", cmd_reload, "make the daemon re-read its configuration"},
         {"stop", cmd_stop, "stop the daemon"},
-        {"hidden", cmd_hidden, "hidden services: 'hidden address NAME' shows ADDRESS.vx6"},
+        {"hidden", cmd_hidden, "hidden services: 'hidden address NAME' shows ADDRESS.vx6, 'hidden status'"},
         {"services", cmd_services, "published services and their localhost targets"},
         {"forwards", cmd_forwards, "local forwarded ports"},
         {"connect", cmd_connect, "forward a local port to a vx6 name (--listen ADDR)"},
         {"disconnect", cmd_disconnect, "remove a forward made with connect"},
+        {"resolve", cmd_resolve, "look up USER.SERVICE.vx6: node, endpoints, ports, key, pin"},
+        {"trust", cmd_trust, "pin USER to KEY (accept a changed key)"},
+        {"peers", cmd_peers, "show the DHT's peers"},
+        {"publish", cmd_publish, "publish a configured service's record"},
+        {"unpublish", cmd_publish, "withdraw a configured service's record"},
+        {"alias", cmd_alias, "petnames: 'alias add NAME TARGET', 'alias list', 'alias rm NAME'"},
         {"ebpf", cmd_ebpf, "XDP classifier: status, attach [IFACE] [--mode M], detach"},
 };
 

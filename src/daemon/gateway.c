@@ -20,6 +20,8 @@ struct vx_gateway {
     struct vx_services *svcs;
     struct vx_path *path;
     struct vx_front *front;
+    void (*on_free)(void *arg);
+    void *on_free_arg;
 };
 
 int vx_gateway_service_defs(const struct vx_config *cfg, struct vx_service_def **defs, size_t *n)
@@ -223,11 +225,19 @@ void vx_gateway_free(struct vx_gateway *gw)
 {
     if (!gw)
         return;
+    if (gw->on_free)
+        gw->on_free(gw->on_free_arg);
     vx_front_free(gw->front);
     vx_path_free(gw->path);
     vx_transport_free(gw->t);
     vx_services_free(gw->svcs);
     free(gw);
+}
+
+void vx_gateway_set_free_hook(struct vx_gateway *gw, void (*fn)(void *arg), void *arg)
+{
+    gw->on_free = fn;
+    gw->on_free_arg = arg;
 }
 
 struct vx_transport *vx_gateway_transport(const struct vx_gateway *gw)

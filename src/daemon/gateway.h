@@ -36,6 +36,11 @@ void vx_gateway_free(struct vx_gateway *gw);
  * the first error. */
 int vx_gateway_reload(struct vx_gateway *gw, const struct vx_config *cfg);
 
+/* fn(arg) runs first thing in vx_gateway_free(), while the transport,
+ * path and services still exist (the path module frees its relay there:
+ * after the DHT module, before the transport).  fn NULL: none. */
+void vx_gateway_set_free_hook(struct vx_gateway *gw, void (*fn)(void *arg), void *arg);
+
 struct vx_transport *vx_gateway_transport(const struct vx_gateway *gw);
 struct vx_services *vx_gateway_services(const struct vx_gateway *gw);
 struct vx_path *vx_gateway_path(const struct vx_gateway *gw);

@@ -50,6 +50,28 @@ EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py
 
 # --- gateway modules in vx6d (gatewaymod.c) ---
 libvx6_a_SOURCES += src/daemon/gatewaymod.c src/daemon/gatewaymod.h
+# --- discovery (disco branch): registry + DHT module, netlink address watcher ---
+libvx6_a_SOURCES += src/daemon/discovery.c src/daemon/discovery.h \
+	src/daemon/disco_path.c src/daemon/disco_path.h \
+	src/daemon/netwatch.c src/daemon/netwatch.h
+check_PROGRAMS += tests/unit/test_discovery
+tests_unit_test_discovery_SOURCES = tests/unit/test_discovery.c
+tests_unit_test_discovery_CFLAGS = $(VX6_TEST_CFLAGS)
+tests_unit_test_discovery_LDADD = $(VX6_TEST_LIBS)
+TESTS += tests/unit/test_discovery
+TESTS += tests/net/discovery.sh tests/net/addr_change.sh
+EXTRA_DIST += tests/net/discovery.sh tests/net/addr_change.sh
+
+# --- relay circuits and hidden services in vx6d (paths branch) ---
+libvx6_a_SOURCES += src/daemon/pathmod.c src/daemon/pathmod.h
+TESTS += tests/net/vx6d_relay.sh
+EXTRA_DIST += tests/net/vx6d_relay.sh
+TESTS += tests/net/vx6d_hidden.sh
+EXTRA_DIST += tests/net/vx6d_hidden.sh
+
+# --- ssh/scp through vx6d (issue 5) ---
+TESTS += tests/net/ssh_scp.sh
+EXTRA_DIST += tests/net/ssh_scp.sh
 # --- dops: XDP module, metrics module, systemd notifications ---
 libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
 	src/daemon/metricsmod.c src/daemon/metricsmod.h \

@@ -2,6 +2,9 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/gatewaymod.h"
+#include "daemon/disco_path.h"
+#include "daemon/discovery.h"
+#include "daemon/pathmod.h"
 #include "daemon/metricsmod.h"
 #include "daemon/notify.h"
 #include "daemon/xdpmod.h"
@@ -154,6 +157,13 @@ int main(int argc, char **argv)
     struct vx_gatewaymod *gwm = vx_gatewaymod_new();
     vx_daemon_set_module(d, VX_SLOT_TRANSPORT, &vx_gatewaymod_ops, gwm);
     vx_daemon_set_module(d, VX_SLOT_FRONT, &vx_gatewaymod_front_ops, gwm);
+    /* discovery: registry + DHT (on the QUIC socket), own records,
+     * USER.SERVICE resolution for the gateway's path */
+    struct vx_discovery *ds = vx_discovery_new();
+    vx_discovery_use_gateway(ds, gwm);
+    vx_daemon_set_module(d, VX_SLOT_DHT, &vx_discovery_module, ds);
+    /* relay circuits (relay role, route relay/auto) and hidden services */
+    vx_daemon_set_module(d, VX_SLOT_PATH, &vx_pathmod_ops, vx_pathmod_new());
 
     /* XDP classifier on the node port (xdpmod.c) */
     vx_daemon_set_module(d, VX_SLOT_XDP, &vx_xdpmod_ops, vx_xdpmod_new());

@@ -13,9 +13,9 @@
  *       STORED         u8 status (0 = stored, else the VX_ERR_* code negated)
  *     contact = [32] node ID, u8 family (4|6), [4|16] address, u16 port (!= 0)
  *
- * The first byte has its two top bits clear, so a DHT datagram can never be
- * taken for a QUIC packet (whose first byte always has 0x40 set) if both
- * share a UDP port.  Responses (PONG, NODES, VALUE, STORED) echo the
+ * The first byte has its two top bits clear, so when both share a UDP port
+ * a DHT datagram is not taken for a QUIC packet (whose first byte has 0x40
+ * set, or, greased per RFC 9287, a connection ID of ours).  Responses (PONG, NODES, VALUE, STORED) echo the
  * transaction ID of their request.  Decoding is strict: unknown versions or
  * types, trailing bytes and out-of-range counts are errors.
  */

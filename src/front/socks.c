@@ -117,9 +117,13 @@ static int choose_method(const struct vx_socks *s)
 
     if (s->opts && s->opts->username)
         return have_userpass ? METHOD_USERPASS : METHOD_NONE;
-    if (have_noauth)
-        return METHOD_NOAUTH;
-    return have_userpass ? METHOD_USERPASS : METHOD_NONE;
+    /* Without socks_auth any username is accepted: a client that offers
+     * one (curl --proxy-user 'route=relay;hops=3:x') carries per-request
+     * options in it (vx_path_opts_parse), so prefer it, as Tor does for
+     * stream isolation. */
+    if (have_userpass)
+        return METHOD_USERPASS;
+    return have_noauth ? METHOD_NOAUTH : METHOD_NONE;
 }
 
 static int finish_auth(struct vx_socks *s)

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "front/name.h"
+#include "hidden/hsconn.h"
 #include "lib/addr.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "path/circuit.h"
 
 #define DESC_MAX (VX_NAME_HOST_MAX + 8)
 #define GAI_POLL 0.005
@@ -25,6 +27,8 @@ enum req_state {
     R_RESOLVING = 1, /* named mode: waiting for the resolver */
     R_DNS,           /* clearnet: waiting for getaddrinfo_a() */
     R_OPENING,       /* vx_transport_open() in progress */
+    R_CIRCUIT,       /* relay circuit being built */
+    R_HIDDEN,        /* hidden-service rendezvous in progress */
     R_TCP,           /* clearnet: non-blocking connect in progress */
     R_OPEN,          /* stream handed to the caller; waiting for its end */
     R_DEAD,          /* finished; freed by the reaper */
@@ -34,6 +38,17 @@ enum req_kind {
     K_DIRECT = 1,
     K_NAMED,
     K_CLEARNET,
+    K_HIDDEN,
+};
+
+/* route=auto memory: a destination whose direct path failed goes through
+ * relays until `until_ms`; the first request after that tries direct again
+ * (the probe) and either clears the entry or renews it. */
+#define AUTO_MEM_MAX 256
+struct auto_mem {
+    uint8_t key[VX_NODE_ID_LEN + 1]; /* kind byte + node ID or IPv6 address */
+    uint64_t until_ms;
+    uint32_t failures;
 };
 
 struct alias {
@@ -67,6 +82,15 @@ struct vx_path {
     ev_check reaper;
     ev_timer dns_gc;
     struct vx_path_stats st;
+    /* relay circuits and hidden services (set by vx6d's path module) */
+    struct vx_relay *relay;
+    unsigned relay_hops;
+    vx_path_key_fn key_fn;
+    void *key_arg;
+    struct vx_hs_connector *hs;
+    uint32_t auto_memory_ms;
+    uint32_t auto_direct_ms;
+    struct auto_mem mem[AUTO_MEM_MAX];
 };
 
 struct vx_path_req {
@@ -90,6 +114,16 @@ struct vx_path_req {
     struct vx_path_node *node; /* named mode */
     size_t addr_idx;
     int last_err;
+    /* relay and hidden paths */
+    struct vx_circuit *circ;
+    struct vx_hs_conn *hc;
+    char hs_address[VX_NAME_HIDDEN_LEN + 1];
+    uint8_t dest_key[VX_NODE_ID_LEN + 1]; /* auto memory key */
+    int has_dest_key;
+    struct sockaddr_storage dest_addr; /* direct mode: where the node is */
+    socklen_t dest_addrlen;
+    int direct_try; /* auto: the direct attempt in progress may fall back */
+    ev_timer direct_timer; /* auto: the direct attempt's own budget */
 };
 
 struct vx_path_lookup {
@@ -200,6 +234,9 @@ int vx_path_opts_parse(struct vx_path_opts *opts, const char *s)
     return 0;
 }
 
+static void req_fail(struct vx_path_req *r, int err);
+static uint64_t now_ms(const struct vx_path *p);
+
 /* ---- life cycle ------------------------------------------------------- */
 
 static void reap_cb(struct ev_loop *loop, ev_check *w, int revents)
@@ -248,6 +285,9 @@ struct vx_path *vx_path_new(struct ev_loop *loop, struct vx_transport *t)
     p->t = t;
     p->node_port = VX_PATH_DEFAULT_NODE_PORT;
     p->timeout_ms = VX_PATH_DEFAULT_TIMEOUT_MS;
+    p->relay_hops = VX_CIRCUIT_DEFAULT_HOPS;
+    p->auto_direct_ms = VX_PATH_AUTO_DIRECT_MS;
+    p->auto_memory_ms = VX_PATH_AUTO_MEMORY_MS;
     ev_check_init(&p->reaper, reap_cb);
     p->reaper.data = p;
     ev_timer_init(&p->dns_gc, dns_gc_cb, 0.05, 0.05);
@@ -354,6 +394,53 @@ void vx_path_set_resolver(struct vx_path *p, const struct vx_path_resolver *r, v
     }
 }
 
+/* Fail the pending requests in state st (their relay or connector goes). */
+static void fail_state(struct vx_path *p, enum req_state st)
+{
+    struct vx_path_req *r = p->reqs, *next;
+    for (; r; r = next) {
+        next = r->next;
+        if (r->state == st)
+            req_fail(r, VX_ERR_CLOSED);
+    }
+}
+
+void vx_path_set_relay(struct vx_path *p, struct vx_relay *relay, unsigned default_hops,
+                       vx_path_key_fn key_fn, void *key_arg)
+{
+    if (relay != p->relay)
+        fail_state(p, R_CIRCUIT);
+    p->relay = relay;
+    p->relay_hops = default_hops ? default_hops : VX_CIRCUIT_DEFAULT_HOPS;
+    p->key_fn = key_fn;
+    p->key_arg = key_arg;
+}
+
+void vx_path_set_hidden(struct vx_path *p, struct vx_hs_connector *k)
+{
+    if (k != p->hs)
+        fail_state(p, R_HIDDEN);
+    p->hs = k;
+}
+
+void vx_path_set_auto_policy(struct vx_path *p, uint32_t direct_ms, uint32_t memory_ms)
+{
+    if (direct_ms)
+        p->auto_direct_ms = direct_ms;
+    if (memory_ms)
+        p->auto_memory_ms = memory_ms;
+}
+
+int vx_path_auto_relayed(const struct vx_path *p)
+{
+    uint64_t now = now_ms(p);
+    int n = 0;
+    for (size_t i = 0; i < AUTO_MEM_MAX; i++)
+        if (p->mem[i].until_ms > now)
+            n++;
+    return n;
+}
+
 void vx_path_get_stats(const struct vx_path *p, struct vx_path_stats *st)
 {
     *st = p->st;
@@ -444,9 +531,18 @@ static void req_kill(struct vx_path_req *r)
         p->resolver.cancel(p->rarg, r->rhandle);
         r->rhandle = NULL;
     }
+    ev_timer_stop(p->loop, &r->direct_timer);
     if (r->stream) {
         vx_stream_close(r->stream, VX_ERR_CLOSED);
         r->stream = NULL;
+    }
+    if (r->circ) {
+        vx_circuit_close(r->circ);
+        r->circ = NULL;
+    }
+    if (r->hc) {
+        vx_hs_conn_close(r->hc);
+        r->hc = NULL;
     }
     if (r->fd >= 0) {
         close(r->fd);
@@ -494,6 +590,263 @@ static const struct vx_stream_cbs stream_cbs = {
         .on_close = stream_on_close,
 };
 
+/* ---- relay circuits, route=auto, hidden services ---------------------- */
+
+static void direct_failed(struct vx_path_req *r, int err);
+
+static uint64_t now_ms(const struct vx_path *p)
+{
+    return (uint64_t)(ev_now(p->loop) * 1000.0);
+}
+
+static struct auto_mem *mem_find(struct vx_path *p, const uint8_t *key)
+{
+    for (size_t i = 0; i < AUTO_MEM_MAX; i++)
+        if (p->mem[i].until_ms && !memcmp(p->mem[i].key, key, sizeof(p->mem[i].key)))
+            return &p->mem[i];
+    return NULL;
+}
+
+/* Remember the outcome of a direct attempt (direct_ok 0: it failed). */
+static void mem_note(struct vx_path *p, const uint8_t *key, int direct_ok)
+{
+    struct auto_mem *m = mem_find(p, key);
+    uint64_t now = now_ms(p);
+    if (direct_ok) {
+        if (m) {
+            log_info(LD_PATH, "route auto: the direct path works again after %u failure(s)",
+                     m->failures);
+            memset(m, 0, sizeof(*m));
+        }
+        return;
+    }
+    if (!m) {
+        /* a free slot, else the one that expires first */
+        struct auto_mem *old = &p->mem[0];
+        for (size_t i = 0; i < AUTO_MEM_MAX; i++) {
+            if (!p->mem[i].until_ms) {
+                old = &p->mem[i];
+                break;
+            }
+            if (p->mem[i].until_ms < old->until_ms)
+                old = &p->mem[i];
+        }
+        m = old;
+        memset(m, 0, sizeof(*m));
+        memcpy(m->key, key, sizeof(m->key));
+    }
+    m->failures++;
+    m->until_ms = now + p->auto_memory_ms;
+}
+
+/* Does the memory send this destination through relays now? */
+static int mem_relay_now(struct vx_path *p, const uint8_t *key)
+{
+    struct auto_mem *m = mem_find(p, key);
+    return m && m->until_ms > now_ms(p);
+}
+
+static int relay_fallback_err(int err)
+{
+    return err == VX_ERR_UNREACH || err == VX_ERR_TIMEOUT || err == VX_ERR_CLOSED ||
+           err == VX_ERR_RESET;
+}
+
+/* The callee now owns fd; the request is finished. */
+static void req_hand_fd(struct vx_path_req *r, int fd)
+{
+    struct vx_path_cbs cbs = r->cbs;
+    void *arg = r->arg;
+    r->p->st.connected++;
+    req_kill(r);
+    cbs.on_connected(r, 0, NULL, fd, arg);
+}
+
+/* A socketpair: one end for splice(), the other handed out like a
+ * clearnet socket.  -1 (errno set) on failure. */
+static int make_pair(int sv[2])
+{
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
+}
+
+static void circ_on_open(struct vx_circuit *c, int err, void *arg)
+{
+    struct vx_path_req *r = arg;
+    int sv[2];
+    r->circ = NULL;
+    if (err < 0) {
+        log_debug(LD_PATH, "%s: relay circuit failed after %u attempt(s): %s", r->desc,
+                  vx_circuit_attempts(c), vx_strerror(err));
+        req_fail(r, err);
+        return;
+    }
+    if (make_pair(sv) < 0) {
+        vx_circuit_close(c);
+        req_fail(r, VX_ERR_SYS);
+        return;
+    }
+    if (vx_circuit_splice(c, sv[0]) < 0) {
+        close(sv[1]);
+        req_fail(r, VX_ERR_INTERNAL);
+        return;
+    }
+    r->p->st.relayed++;
+    log_debug(LD_PATH, "%s: relay circuit open (%u hops)", r->desc, vx_circuit_hops(c));
+    req_hand_fd(r, sv[1]);
+}
+
+/* Once spliced the circuit lives on its own; its arg (the request) is gone. */
+static void circ_on_close(struct vx_circuit *c, int err, void *arg)
+{
+    (void)c;
+    (void)err;
+    (void)arg;
+}
+
+static const struct vx_circuit_cbs circ_cbs = {
+        .on_open = circ_on_open,
+        .on_close = circ_on_close,
+};
+
+/* Build a circuit to the node at addr (node_id: NULL in direct IPv6 mode). */
+static int relay_start(struct vx_path_req *r, const uint8_t *node_id, const struct sockaddr *addr,
+                       socklen_t addrlen)
+{
+    struct vx_path *p = r->p;
+    struct vx_circuit_req cr;
+    int err = 0;
+    char a[VX_ADDR_STRLEN];
+
+    if (!p->relay || !p->key_fn)
+        return VX_ERR_UNREACH;
+    if (!addr || addrlen == 0 || addrlen > sizeof(cr.dest.addr)) {
+        log_info(LD_PATH, "%s: no known endpoint of the node, no relay circuit", r->desc);
+        return VX_ERR_UNREACH;
+    }
+    memset(&cr, 0, sizeof(cr));
+    if (p->key_fn(p->key_arg, node_id, addr, addrlen, cr.dest.pk) < 0) {
+        vx_addr_format(addr, addrlen, a, sizeof(a));
+        log_info(LD_PATH,
+                 "%s: the key of the node at %s is not known here (no NODE record yet): "
+                 "cannot build a relay circuit to it",
+                 r->desc, a);
+        return VX_ERR_UNREACH;
+    }
+    memcpy(&cr.dest.addr, addr, addrlen);
+    cr.dest.addrlen = addrlen;
+    cr.service = r->service;
+    cr.port = r->port;
+    cr.auth = 1;
+    cr.hops = r->opts.hops ? r->opts.hops : p->relay_hops;
+    r->state = R_CIRCUIT;
+    r->circ = vx_circuit_connect(p->relay, &cr, &circ_cbs, r, &err);
+    if (!r->circ) {
+        log_info(LD_PATH, "%s: cannot build a %u-hop circuit: %s", r->desc, cr.hops,
+                 err == VX_ERR_NOTFOUND ? "not enough relays known" : vx_strerror(err));
+        return err == VX_ERR_NOTFOUND ? VX_ERR_UNREACH : err < 0 ? err : VX_ERR_INTERNAL;
+    }
+    log_debug(LD_PATH, "%s: building a %u-hop relay circuit", r->desc, cr.hops);
+    return 0;
+}
+
+/* Where the destination is, for a relay circuit. */
+static int relay_dest(struct vx_path_req *r)
+{
+    if (r->kind == K_NAMED) {
+        if (!r->node || r->node->naddrs == 0)
+            return relay_start(r, r->node ? r->node->node_id : NULL, NULL, 0);
+        return relay_start(r, r->node->node_id, (const struct sockaddr *)&r->node->addrs[0],
+                           r->node->addrlens[0]);
+    }
+    return relay_start(r, NULL, (const struct sockaddr *)&r->dest_addr, r->dest_addrlen);
+}
+
+/* route=auto: the direct attempt failed with err; go through relays. */
+static void direct_failed(struct vx_path_req *r, int err)
+{
+    struct vx_path *p = r->p;
+    int e;
+    if (!r->direct_try || !relay_fallback_err(err)) {
+        req_fail(r, err);
+        return;
+    }
+    r->direct_try = 0;
+    ev_timer_stop(p->loop, &r->direct_timer);
+    if (r->stream) {
+        vx_stream_close(r->stream, VX_ERR_TIMEOUT);
+        r->stream = NULL;
+    }
+    if (r->has_dest_key)
+        mem_note(p, r->dest_key, 0);
+    p->st.auto_fallbacks++;
+    {
+        static struct vx_ratelim rl = VX_RATELIM_INIT(5000);
+        vx_log_rl(&rl, LD_PATH, VX_LOG_INFO,
+                  "%s: direct path failed (%s), trying a relay circuit (route auto)", r->desc,
+                  vx_strerror(err));
+    }
+    e = relay_dest(r);
+    if (e < 0)
+        req_fail(r, err); /* the direct error says more than "no relay" */
+}
+
+static void direct_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct vx_path_req *r = w->data;
+    (void)loop;
+    (void)revents;
+    if (r->state == R_OPENING && r->direct_try)
+        direct_failed(r, VX_ERR_TIMEOUT);
+}
+
+static void hs_on_open(struct vx_hs_conn *hc, int err, void *arg)
+{
+    struct vx_path_req *r = arg;
+    int sv[2];
+    r->hc = NULL;
+    if (err < 0) {
+        log_debug(LD_PATH, "%s: hidden service: %s", r->desc, vx_strerror(err));
+        req_fail(r, err);
+        return;
+    }
+    if (make_pair(sv) < 0) {
+        vx_hs_conn_close(hc);
+        req_fail(r, VX_ERR_SYS);
+        return;
+    }
+    if (vx_hs_conn_splice(hc, sv[0]) < 0) {
+        vx_hs_conn_close(hc);
+        close(sv[1]);
+        req_fail(r, VX_ERR_INTERNAL);
+        return;
+    }
+    r->p->st.hidden++;
+    log_debug(LD_PATH, "%s: hidden service connected", r->desc);
+    req_hand_fd(r, sv[1]);
+}
+
+static void hs_on_close(struct vx_hs_conn *hc, int err, void *arg)
+{
+    (void)hc;
+    (void)err;
+    (void)arg;
+}
+
+static const struct vx_hs_conn_cbs hs_cbs = {
+        .on_open = hs_on_open,
+        .on_close = hs_on_close,
+};
+
+static int hidden_start(struct vx_path_req *r)
+{
+    int err = 0;
+    r->state = R_HIDDEN;
+    r->hc = vx_hs_connect(r->p->hs, r->hs_address, r->port, &hs_cbs, r, &err);
+    if (!r->hc)
+        return err < 0 ? err : VX_ERR_INTERNAL;
+    return 0;
+}
+
 /* Open the stream through the transport: peer_id NULL for direct mode. */
 static int req_open(struct vx_path_req *r, const uint8_t *peer_id, const struct sockaddr *addr,
                     socklen_t addrlen)
@@ -528,7 +881,7 @@ static void named_next(struct vx_path_req *r)
         if (r->node->naddrs == 0)
             break;
     }
-    req_fail(r, r->last_err ? r->last_err : VX_ERR_UNREACH);
+    direct_failed(r, r->last_err ? r->last_err : VX_ERR_UNREACH);
 }
 
 static void stream_on_open(struct vx_stream *s, int err, void *arg)
@@ -544,12 +897,16 @@ static void stream_on_open(struct vx_stream *s, int err, void *arg)
             named_next(r);
             return;
         }
-        req_fail(r, err);
+        direct_failed(r, err);
         return;
     }
     r->stream = s;
     r->state = R_OPEN;
     ev_timer_stop(r->p->loop, &r->timer);
+    ev_timer_stop(r->p->loop, &r->direct_timer);
+    if (r->has_dest_key && r->direct_try)
+        mem_note(r->p, r->dest_key, 1);
+    r->direct_try = 0;
     r->p->st.connected++;
     log_debug(LD_PATH, "%s: stream open", r->desc);
     r->cbs.on_connected(r, 0, s, -1, r->arg);
@@ -567,6 +924,50 @@ static void stream_on_close(struct vx_stream *s, int err, void *arg)
         cbs.on_closed(r, err, uarg);
 }
 
+/* Direct, relay or auto for a destination that is known now (direct IPv6
+ * mode: r->dest_addr; named mode: r->node).  0 when something is under
+ * way (named mode may also have finished the request already). */
+static int route_go(struct vx_path_req *r)
+{
+    struct vx_path *p = r->p;
+    int e;
+    if (r->opts.route == VX_ROUTE_RELAY)
+        return relay_dest(r);
+    if (r->opts.route == VX_ROUTE_AUTO && p->relay && p->key_fn) {
+        if (r->has_dest_key && mem_relay_now(p, r->dest_key)) {
+            log_debug(LD_PATH, "%s: direct failed recently, relay circuit (route auto)", r->desc);
+            if (relay_dest(r) == 0)
+                return 0;
+        }
+        r->direct_try = 1;
+        uint64_t now = now_ms(p);
+        uint64_t left = r->deadline_ms > now ? r->deadline_ms - now : 0;
+        uint64_t budget = p->auto_direct_ms;
+        if (budget > left / 2)
+            budget = left / 2;
+        ev_timer_set(&r->direct_timer, (double)(budget ? budget : 1) / 1000.0, 0);
+        ev_timer_start(p->loop, &r->direct_timer);
+    }
+    if (r->kind == K_NAMED) {
+        named_next(r);
+        return 0;
+    }
+    e = req_open(r, NULL, (const struct sockaddr *)&r->dest_addr, r->dest_addrlen);
+    if (e < 0 && r->direct_try && relay_fallback_err(e)) {
+        r->direct_try = 0;
+        ev_timer_stop(p->loop, &r->direct_timer);
+        r->stream = NULL;
+        if (r->has_dest_key)
+            mem_note(p, r->dest_key, 0);
+        p->st.auto_fallbacks++;
+        log_info(LD_PATH, "%s: direct path failed (%s), trying a relay circuit (route auto)",
+                 r->desc, vx_strerror(e));
+        if (relay_dest(r) == 0)
+            return 0;
+    }
+    return e;
+}
+
 static void resolved_cb(void *ctx, int err, const struct vx_path_node *node)
 {
     struct vx_path_req *r = ctx;
@@ -582,7 +983,12 @@ static void resolved_cb(void *ctx, int err, const struct vx_path_node *node)
     if (r->node->naddrs > VX_PATH_MAX_ADDRS)
         r->node->naddrs = VX_PATH_MAX_ADDRS;
     log_debug(LD_PATH, "%s: resolved (%s), %zu endpoint(s)", r->desc, node->how, node->naddrs);
-    named_next(r);
+    r->dest_key[0] = 'N';
+    memcpy(r->dest_key + 1, r->node->node_id, VX_NODE_ID_LEN);
+    r->has_dest_key = 1;
+    int e = route_go(r);
+    if (e < 0)
+        req_fail(r, e);
 }
 
 /* ---- clearnet ---------------------------------------------------------- */
@@ -738,16 +1144,18 @@ struct vx_path_req *vx_path_connect(struct vx_path *p, const char *host, uint16_
     struct vx_path_opts o = {VX_ROUTE_AUTO, 0, 0};
     if (opts)
         o = *opts;
-    if (n.kind == VX_NAME_HIDDEN) {
+    if (n.kind == VX_NAME_HIDDEN && !p->hs) {
         static struct vx_ratelim rl = VX_RATELIM_INIT(5000);
         vx_log_rl(&rl, LD_PATH, VX_LOG_NOTICE,
-                  "%s: hidden services are not available yet in this version", host);
+                  "%s: hidden services need the DHT and relays, which are not running here", host);
         *err = VX_ERR_NOTFOUND;
         goto fail;
     }
-    if (n.kind != VX_NAME_CLEARNET && o.route == VX_ROUTE_RELAY) {
+    if (n.kind != VX_NAME_CLEARNET && n.kind != VX_NAME_HIDDEN && o.route == VX_ROUTE_RELAY &&
+        !p->relay) {
         static struct vx_ratelim rl = VX_RATELIM_INIT(5000);
-        vx_log_rl(&rl, LD_PATH, VX_LOG_NOTICE, "%s: relay paths not available yet", host);
+        vx_log_rl(&rl, LD_PATH, VX_LOG_NOTICE,
+                  "%s: route relay asked for, but relay circuits are not running here", host);
         *err = VX_ERR_UNREACH;
         goto fail;
     }
@@ -775,26 +1183,36 @@ struct vx_path_req *vx_path_connect(struct vx_path *p, const char *host, uint16_
     q->timer.data = q;
     ev_io_init(&q->io, req_io_cb, -1, EV_WRITE);
     q->io.data = q;
+    ev_timer_init(&q->direct_timer, direct_timer_cb, 0, 0);
+    q->direct_timer.data = q;
     q->next = p->reqs;
     if (p->reqs)
         p->reqs->prev = q;
     p->reqs = q;
     p->st.active++;
     uint32_t tmo = o.timeout_ms ? o.timeout_ms : p->timeout_ms;
+    /* a rendezvous has its own bound (VX_HS_CONNECT_TIMEOUT_MS): let it report */
+    if (n.kind == VX_NAME_HIDDEN && !o.timeout_ms && tmo < VX_HS_CONNECT_TIMEOUT_MS + 1000)
+        tmo = VX_HS_CONNECT_TIMEOUT_MS + 1000;
     q->deadline_ms = (uint64_t)(ev_now(p->loop) * 1000.0) + tmo;
     ev_timer_set(&q->timer, tmo / 1000.0, 0);
     ev_timer_start(p->loop, &q->timer);
 
     switch (n.kind) {
-    case VX_NAME_IPV6: {
-        struct sockaddr_storage ss;
-        socklen_t len;
+    case VX_NAME_IPV6:
         q->kind = K_DIRECT;
         snprintf(q->service, sizeof(q->service), "%s", n.service);
-        ipv6_sockaddr(&n.ip6, p->node_port, &ss, &len);
-        r = req_open(q, NULL, (struct sockaddr *)&ss, len);
+        ipv6_sockaddr(&n.ip6, p->node_port, &q->dest_addr, &q->dest_addrlen);
+        q->dest_key[0] = '6';
+        memcpy(q->dest_key + 1, &n.ip6, sizeof(n.ip6));
+        q->has_dest_key = 1;
+        r = route_go(q);
         break;
-    }
+    case VX_NAME_HIDDEN:
+        q->kind = K_HIDDEN;
+        snprintf(q->hs_address, sizeof(q->hs_address), "%s", n.address);
+        r = hidden_start(q);
+        break;
     case VX_NAME_SERVICE:
         q->kind = K_NAMED;
         snprintf(q->service, sizeof(q->service), "%s", n.service);
@@ -860,8 +1278,14 @@ static int describe(const struct vx_path *p, const char *host, const struct vx_n
                  n->ip_family ? "address" : "host name");
         return 0;
     case VX_NAME_HIDDEN:
-        snprintf(out, cap, "%s%s: hidden service (not available yet)", host, vias);
-        return VX_ERR_NOTFOUND;
+        if (!p->hs) {
+            snprintf(out, cap, "%s%s: hidden service (not available: no DHT or relays here)",
+                     host, vias);
+            return VX_ERR_NOTFOUND;
+        }
+        snprintf(out, cap, "%s%s: hidden service %s.vx6 (rendezvous through relays)", host, vias,
+                 n->address);
+        return 0;
     default:
         break;
     }

@@ -10,15 +10,31 @@
  *                          stream to that node ID (a changed key is
  *                          VX_ERR_KEYCHANGED before anything is dialled)
  *   ALIAS.vx6              a configured alias, replaced by its target name
- *   ADDRESS.vx6            hidden services: VX_ERR_NOTFOUND for now
+ *   ADDRESS.vx6            a hidden service: a rendezvous through relays
+ *                          (hidden/hsconn.h; VX_ERR_NOTFOUND while no
+ *                          connector is set)
  *   anything else          clearnet: VX_ERR_DENIED unless allowed, then a
  *                          plain TCP connect (IP literal or a DNS name)
  * The result is either a vx6 stream (open, ready for vx_stream_splice_data())
- * or, for clearnet, a connected socket.  Every request completes in bounded
- * time (the overall timeout) and can be cancelled at any moment.
+ * or a connected socket: for clearnet the TCP connection, for relay circuits
+ * and hidden services one end of a socketpair whose other end is spliced
+ * into the circuit.  Every request completes in bounded time (the overall
+ * timeout; hidden services at least VX_HS_CONNECT_TIMEOUT_MS + 1 s) and can
+ * be cancelled at any moment.
  *
- * Routes: only direct paths exist yet.  VX_ROUTE_AUTO means direct;
- * VX_ROUTE_RELAY fails with VX_ERR_UNREACH ("relay paths not available").
+ * Routes (for SERVICE.<v6>.ipv6.vx6 and USER.SERVICE.vx6, once the node is
+ * known), when a relay is set (vx_path_set_relay):
+ *   direct  a stream to the node
+ *   relay   an onion circuit of `hops` hops (the destination included;
+ *           default the relay's hops) whose last hop is the node; its key
+ *           comes from the key hook (the node's signed NODE record)
+ *   auto    direct first; if that fails as unreachable or does not answer
+ *           within the direct budget (VX_PATH_AUTO_DIRECT_MS, at most half
+ *           the request's time), a relay circuit.  The destination is then
+ *           remembered for VX_PATH_AUTO_MEMORY_MS: requests go through relays
+ *           at once; the first one after that tries direct again (the probe)
+ *           and a direct success forgets the failure.
+ * Without a relay, auto means direct and relay fails with VX_ERR_UNREACH.
  */
 #ifndef VX6_PATH_PATH_H
 #define VX6_PATH_PATH_H
@@ -34,10 +50,14 @@
 #define VX_PATH_DEFAULT_TIMEOUT_MS 10000
 #define VX_PATH_MAX_ADDRS          8
 #define VX_PATH_HOW_MAX            96
+#define VX_PATH_AUTO_DIRECT_MS     3000
+#define VX_PATH_AUTO_MEMORY_MS     60000
 
 struct ev_loop;
 struct vx_path;
 struct vx_path_req;
+struct vx_relay;
+struct vx_hs_connector;
 
 enum vx_route {
     VX_ROUTE_AUTO = 0,
@@ -111,6 +131,9 @@ struct vx_path_stats {
     uint64_t timeouts;  /* ...of which by the overall timeout */
     uint64_t cancelled; /* cancelled before completion */
     uint64_t active;    /* requests pending or streams open now */
+    uint64_t relayed;   /* ...connected through a relay circuit */
+    uint64_t hidden;    /* ...connected to a hidden service */
+    uint64_t auto_fallbacks; /* route auto: direct failed, relay tried */
 };
 
 /* t may be NULL (only clearnet then works).  Never returns NULL. */
@@ -130,20 +153,40 @@ int vx_path_clearnet_allowed(const struct vx_path *p);
 int vx_path_set_aliases(struct vx_path *p, const struct vx_path_alias *a, size_t n);
 void vx_path_set_resolver(struct vx_path *p, const struct vx_path_resolver *r, void *rarg);
 
+/* The Ed25519 key of a destination node for a relay circuit: by node_id
+ * (named mode) or, when node_id is NULL, by the address it listens on
+ * (direct IPv6 mode).  0 with pk filled, or VX_ERR_NOTFOUND. */
+typedef int (*vx_path_key_fn)(void *arg, const uint8_t *node_id, const struct sockaddr *addr,
+                              socklen_t addrlen, uint8_t pk[VX_PK_LEN]);
+/* Relay circuits for route relay and auto (relay NULL: none; pending
+ * circuit requests then fail with VX_ERR_CLOSED).  default_hops 0: 3.
+ * relay must outlive the path or be unset first. */
+void vx_path_set_relay(struct vx_path *p, struct vx_relay *relay, unsigned default_hops,
+                       vx_path_key_fn key_fn, void *key_arg);
+/* Hidden services (k NULL: none; pending ones fail with VX_ERR_CLOSED). */
+void vx_path_set_hidden(struct vx_path *p, struct vx_hs_connector *k);
+/* route auto: the direct attempt's budget and how long a failure sends a
+ * destination through relays.  0 keeps a value. */
+void vx_path_set_auto_policy(struct vx_path *p, uint32_t direct_ms, uint32_t memory_ms);
+/* Destinations route auto sends through relays now. */
+int vx_path_auto_relayed(const struct vx_path *p);
+
 /* Connect to host:port.  host is what the client sent (a name or an IP
  * literal).  opts may be NULL.  Returns the pending request, or NULL with
  * *err set on immediate failure:
  *   VX_ERR_BADADDR  malformed .vx6 name (or alias target)
  *   VX_ERR_TOOBIG   host too long
  *   VX_ERR_DENIED   clearnet host while clearnet is not allowed
- *   VX_ERR_NOTFOUND unknown alias; hidden address (not available yet);
+ *   VX_ERR_NOTFOUND unknown alias; hidden address without a connector;
  *                   named service with no resolver
- *   VX_ERR_UNREACH  route relay (not available yet); no transport
+ *   VX_ERR_UNREACH  route relay without a relay; no transport
+ *   VX_ERR_BADADDR  also: a hidden address with a bad checksum or key
  *   VX_ERR_INVAL    port 0
  *   others from vx_transport_open() (VX_ERR_LIMIT) or socket(2)
  * Later failures come through on_connected: VX_ERR_TIMEOUT, VX_ERR_UNREACH,
  * VX_ERR_REFUSED, VX_ERR_NOTFOUND (no such service on that node),
- * VX_ERR_KEYCHANGED, VX_ERR_PEER_ID ... */
+ * VX_ERR_KEYCHANGED, VX_ERR_PEER_ID, and from hidden services those of
+ * hidden/hsconn.h (VX_ERR_NOTFOUND: no descriptor, VX_ERR_INTRO_FAILED ...) */
 struct vx_path_req *vx_path_connect(struct vx_path *p, const char *host, uint16_t port,
                                     const struct vx_path_opts *opts, const struct vx_path_cbs *cbs,
                                     void *arg, int *err);

@@ -2382,13 +2382,17 @@ static void listener_dispatch(struct quic_transport *qt, struct quic_sock *qs,
     struct quic_conn *c;
     int rv;
 
-    /* No fixed bit: not QUIC v1.  Another protocol sharing the port. */
-    if (len > 0 && !(data[0] & 0x40) && qt->foreign_fn) {
+    rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, SCID_LEN);
+    /* Another protocol sharing the port (the DHT's datagrams start with
+     * 0x01): a short-header-looking datagram without the fixed bit whose
+     * DCID belongs to no connection of ours.  The DCID check matters: a
+     * peer may clear the fixed bit of 1-RTT packets (RFC 9287 greasing). */
+    if (qt->foreign_fn && len > 0 && !(data[0] & 0x80) && !(data[0] & 0x40) &&
+        (rv < 0 || !find_by_dcid(qt, vc.dcid, vc.dcidlen))) {
         qt->foreign_in++;
         qt->foreign_fn(data, len, from, fromlen, qt->foreign_arg);
         return;
     }
-    rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, SCID_LEN);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
         uint8_t buf[256];
         uint32_t sv[] = {NGTCP2_PROTO_VER_V1};

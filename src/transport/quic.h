@@ -25,10 +25,12 @@ struct vx_transport *vx_transport_quic_new(struct ev_loop *loop, const struct vx
  * connections migrated, or a negative VX_ERR_* if t is not a QUIC transport. */
 int vx_transport_quic_rebind(struct vx_transport *t);
 
-/* Other protocols on the node port.  QUIC v1 packets always have the fixed
- * bit (0x40) set in their first byte; a datagram reaching a listening socket
- * without it (a DHT message starts with 0x01) is handed to fn instead of
- * the QUIC stack, so the DHT can share UDP 4242 with QUIC.  fn NULL removes
+/* Other protocols on the node port.  A datagram reaching a listening socket
+ * that is not a long-header packet, lacks the QUIC fixed bit (0x40) and
+ * whose destination connection ID belongs to no connection (a DHT message
+ * starts with 0x01) is handed to fn instead of the QUIC stack, so the DHT
+ * can share UDP 4242 with QUIC; greased 1-RTT packets (RFC 9287) still
+ * reach their connection by DCID.  fn NULL removes
  * the hook.  0, or VX_ERR_INVAL if t is not a QUIC transport. */
 typedef void (*vx_quic_foreign_fn)(const uint8_t *data, size_t len, const struct sockaddr *from,
                                    socklen_t fromlen, void *arg);

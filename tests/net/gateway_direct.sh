@@ -88,7 +88,7 @@ http_err "malformed address" web.zz--1.ipv6.vx6 400
 socks_err "clearnet refused" example.com 0x02
 http_err "clearnet refused" example.com 403
 socks_err "no node at that address" web.$NOBODY.ipv6.vx6 0x04 5
-socks_err "hidden address (not yet)" abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.vx6 0xf0
+socks_err "hidden address with a bad checksum" abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.vx6 0xf6
 
 # The control socket: published services, forwards made at run time.
 if [ "$(basename "$(vx_node_bin)")" = vx6d ]; then
@@ -105,6 +105,11 @@ if [ "$(basename "$(vx_node_bin)")" = vx6d ]; then
     vx_ctl b connect "web.$A.ipv6.vx6:80" --listen 127.0.0.1:8082 >/dev/null 2>&1
     check "a second forward on the same address is refused" test $? -ne 0
     vx_ctl b disconnect 127.0.0.1:8082 >/dev/null
+    out=$(vx_ctl b connect web:80 --addr fd00:5::1 --listen 127.0.0.1:8083)
+    check "vx6 connect --addr makes a direct-mode forward" has "$out" "web.fd00-5--1.ipv6.vx6:80"
+    out=$(nsx 2 curl -s -m 10 http://127.0.0.1:8083/)
+    check "the --addr forward gets the page" has "$out" "hello from node A"
+    vx_ctl b disconnect 127.0.0.1:8083 >/dev/null
     out=$(nsx 2 curl -s -m 3 http://127.0.0.1:8082/ 2>&1)
     check "after disconnect nothing listens there" test -z "$out"
     out=$(vx_ctl b status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["sessions"])')

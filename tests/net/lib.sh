@@ -6,6 +6,9 @@
 #   vx_node NS NAME <<<YAML         start a node in NS with that config and a
 #                                   temp data dir; waits until it is ready
 #   vx_node_addr K                  fd00:5::K as used in SERVICE.<addr>.ipv6.vx6
+#   vx_netns_up48 N                 like vx_netns_up, but node K is fd00:K::1/64
+#                                   (its own /48: relay diversity rules hold)
+#                                   with fd00::/16 on-link; vx_ip48 K prints it
 #   vx_bg NS CMD...                 run CMD in NS in the background (killed at exit)
 #   vx_wait_tcp NS HOST PORT        wait until something listens there
 #   check DESC CMD...               run CMD, print ok/FAIL, count failures
@@ -81,6 +84,38 @@ vx_netns_up() {
 }
 
 vx_node_addr() { echo "fd00-5--$1"; }
+
+vx_ip48() { echo "fd00:$1::1"; }
+
+vx_netns_up48() {
+    local n=$1 k sw=$VXP-sw
+    ip netns add "$sw"
+    VX_NS+=("$sw")
+    ip -n "$sw" link add br0 type bridge
+    ip -n "$sw" link set br0 up
+    for k in $(seq 1 "$n"); do
+        ip netns add "$VXP-$k"
+        VX_NS+=("$VXP-$k")
+        ip -n "$VXP-$k" link set lo up
+        ip -n "$VXP-$k" link add e0 type veth peer name p$k netns "$sw"
+        ip -n "$sw" link set p$k master br0 up
+        ip -n "$VXP-$k" addr add "$(vx_ip48 "$k")/64" dev e0 nodad
+        ip -n "$VXP-$k" link set e0 up
+        ip -n "$VXP-$k" -6 route add fd00::/16 dev e0
+    done
+}
+
+# retry SECS CMD...: run CMD until it succeeds or SECS pass.
+retry() {
+    local secs=$1 end
+    shift
+    end=$((SECONDS + secs))
+    while :; do
+        "$@" && return 0
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.3
+    done
+}
 
 vx_node_bin() {
     if [ -n "${VX6_NODE_BIN:-}" ]; then

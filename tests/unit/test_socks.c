@@ -86,7 +86,8 @@ static void test_v5_ipv4(void **state)
 
 static void test_v5_ipv6(void **state)
 {
-    static const uint8_t msg[] = {0x05, 0x02, 0x02, 0x00, 0x05, 0x01, 0x00, 0x04, 0x20,
+    /* offers 0x00 and 0x01 (GSSAPI, unsupported): no-auth is chosen */
+    static const uint8_t msg[] = {0x05, 0x02, 0x01, 0x00, 0x05, 0x01, 0x00, 0x04, 0x20,
                                   0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0,    0,
                                   0,    0,    0,    0,    0,    0x01, 0x00, 0x16};
     for (size_t i = 0; i < NCHUNKS; i++) {
@@ -95,7 +96,7 @@ static void test_v5_ipv6(void **state)
         vx_socks_init(&s, NULL);
         feed(&s, msg, sizeof(msg), chunks[i], &r);
         assert_int_equal(r.rc, VX_SOCKS_REQUEST);
-        expect_out(&r, V(0x05, 0x00)); /* no-auth preferred over 0x02 */
+        expect_out(&r, V(0x05, 0x00));
         const struct vx_socks_request *q = vx_socks_request(&s);
         assert_int_equal(q->atyp, VX_SOCKS_ATYP_IPV6);
         assert_string_equal(q->host, "2001:db8::1");
@@ -167,6 +168,27 @@ static void test_v5_userpass_ok(void **state)
         assert_string_equal(q->username, "bob");
         assert_string_equal(q->password, "s3cret");
         assert_string_equal(q->host, "x");
+    }
+}
+
+/* Without socks_auth a client offering 0x00 and 0x02 (curl --proxy-user)
+ * gets 0x02: its username carries per-request options, any one is fine. */
+static void test_v5_userpass_options(void **state)
+{
+    static const uint8_t msg[] = {0x05, 0x02, 0x00, 0x02, 0x01, 11,  'r',  'o',  'u',  't',
+                                  'e',  '=',  'r',  'e',  'l',  'a', 'y',  1,    'x',  0x05,
+                                  0x01, 0x00, 0x03, 0x01, 'x',  0x00, 0x16};
+    (void)state;
+    for (size_t i = 0; i < NCHUNKS; i++) {
+        struct vx_socks s;
+        struct run r;
+        vx_socks_init(&s, NULL);
+        feed(&s, msg, sizeof(msg), chunks[i], &r);
+        assert_int_equal(r.rc, VX_SOCKS_REQUEST);
+        expect_out(&r, V(0x05, 0x02, 0x01, 0x00));
+        const struct vx_socks_request *q = vx_socks_request(&s);
+        assert_int_equal(q->has_auth, 1);
+        assert_string_equal(q->username, "route=relay");
     }
 }
 
@@ -479,7 +501,8 @@ int main(void)
             cmocka_unit_test(test_v5_domain_early_data),
             cmocka_unit_test(test_v5_domain_max),
             cmocka_unit_test(test_v5_userpass_ok),
-            cmocka_unit_test(test_v5_userpass_wrong),
+            cmocka_unit_test(test_v5_userpass_options),
+        cmocka_unit_test(test_v5_userpass_wrong),
             cmocka_unit_test(test_v5_auth_required_not_offered),
             cmocka_unit_test(test_v5_no_acceptable_method),
             cmocka_unit_test(test_v5_userpass_any_when_not_required),
