@@ -223,7 +223,7 @@ static void register_all(struct vx_metricsmod *m)
                 C("vx6_dht_stores_total", "STORE requests, by outcome.", "result", "bad_token");
         m->dht_rate_hits = C("vx6_limit_hits_total",
                              "Connections, streams or requests refused or closed by a limit.",
-                             "limit", "dht_rate");
+                             "limit", "dht_store_rate");
         m->dht_latency = vx_metrics_histogram(
                 mx, "vx6_dht_lookup_duration_seconds", "Time DHT lookups took (any result).",
                 latency_bounds, sizeof(latency_bounds) / sizeof(latency_bounds[0]), NULL);
