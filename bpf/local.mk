@@ -40,4 +40,3 @@ if HAVE_XDP
 TESTS += tests/net/xdp.sh
 endif
 
-EXTRA_DIST += man/vx6-xdp.inc.7

@@ -55,5 +55,6 @@ int cmd_trust(struct cli *g, int argc, char **argv);
 int cmd_peers(struct cli *g, int argc, char **argv);
 int cmd_publish(struct cli *g, int argc, char **argv); /* also unpublish */
 int cmd_alias(struct cli *g, int argc, char **argv);
+int cmd_ebpf(struct cli *g, int argc, char **argv);
 
 #endif

@@ -11,3 +11,5 @@ EXTRA_DIST += tests/net/vx6nc.sh tests/net/socks5_stub.py
 
 # --- discovery (disco branch): resolve, trust, peers, publish, alias ---
 vx6_SOURCES += src/cli/disco_cmds.c
+# --- dops: vx6 ebpf ---
+vx6_SOURCES += src/cli/ebpf_cmds.c

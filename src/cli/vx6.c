@@ -34,6 +34,7 @@ static const struct {
         {"publish", cmd_publish, "publish a configured service's record"},
         {"unpublish", cmd_publish, "withdraw a configured service's record"},
         {"alias", cmd_alias, "petnames: 'alias add NAME TARGET', 'alias list', 'alias rm NAME'"},
+        {"ebpf", cmd_ebpf, "XDP classifier: status, attach [IFACE] [--mode M], detach"},
 };
 
 static void usage(FILE *f, const char *prog)

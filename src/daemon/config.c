@@ -1584,9 +1584,21 @@ static void h_xdp_mode(struct ctx *c, const struct ynode *v, void *obj)
         CFG(obj)->xdp_mode = (enum vx_cfg_xdp_mode)e;
 }
 
+static void h_xdp_udp_rate(struct ctx *c, const struct ynode *v, void *obj)
+{
+    get_u32(c, v, 0, 10000000, &CFG(obj)->xdp_udp_rate);
+}
+
+static void h_xdp_udp_burst(struct ctx *c, const struct ynode *v, void *obj)
+{
+    get_u32(c, v, 1, 10000000, &CFG(obj)->xdp_udp_burst);
+}
+
 static const struct keydef xdp_keys[] = {
         {"interface", h_xdp_interface},
         {"mode", h_xdp_mode},
+        {"udp_rate", h_xdp_udp_rate},
+        {"udp_burst", h_xdp_udp_burst},
         {NULL, NULL},
 };
 
@@ -1693,6 +1705,8 @@ static void scalar_defaults(struct vx_config *cfg)
     cfg->relay_hops = 3;
     cfg->metrics_enabled = false;
     cfg->xdp_mode = VX_CFG_XDP_NATIVE;
+    cfg->xdp_udp_rate = VX_CFG_XDP_UDP_RATE;
+    cfg->xdp_udp_burst = VX_CFG_XDP_UDP_BURST;
     cfg->limits.max_connections = 4096;
     cfg->limits.max_connections_per_client = 256;
     cfg->limits.handshake_timeout_ms = 10000;
@@ -2258,6 +2272,7 @@ int vx_config_dump_ex(const struct vx_config *cfg, FILE *f, unsigned flags)
         fputs("xdp:\n  interface: ", f);
         put_str(f, cfg->xdp_interface);
         fprintf(f, "\n  mode: %s\n", xdp_mode_names[cfg->xdp_mode == VX_CFG_XDP_GENERIC]);
+        fprintf(f, "  udp_rate: %u\n  udp_burst: %u\n", cfg->xdp_udp_rate, cfg->xdp_udp_burst);
     } else {
         fputs("xdp: off\n", f);
     }

@@ -56,6 +56,8 @@ enum vx_cfg_route { VX_CFG_ROUTE_AUTO = 0, VX_CFG_ROUTE_DIRECT, VX_CFG_ROUTE_REL
 enum vx_cfg_profile { VX_CFG_PROFILE_FAST = 0, VX_CFG_PROFILE_BALANCED };
 enum vx_cfg_clearnet { VX_CFG_CLEARNET_DENY = 0, VX_CFG_CLEARNET_ALLOW };
 enum vx_cfg_xdp_mode { VX_CFG_XDP_NATIVE = 0, VX_CFG_XDP_GENERIC };
+#define VX_CFG_XDP_UDP_RATE  2000 /* = VX_XDP_DEFAULT_RATE */
+#define VX_CFG_XDP_UDP_BURST 4000 /* = VX_XDP_DEFAULT_BURST */
 
 /* "auto", "tcp", ... for dumps and logs. */
 const char *vx_cfg_transport_name(enum vx_cfg_transport t);
@@ -159,6 +161,8 @@ struct vx_config {
 
     char *xdp_interface;           /* NULL: XDP not used */
     enum vx_cfg_xdp_mode xdp_mode; /* [native] */
+    uint32_t xdp_udp_rate;         /* UDP packets/s per source prefix, 0 = off [2000] */
+    uint32_t xdp_udp_burst;        /* [4000] */
 
     struct vx_cfg_limits limits;
 };

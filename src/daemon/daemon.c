@@ -5,7 +5,9 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/vxtime.h"
+#include "transport/transport.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -42,6 +44,15 @@ struct vx_daemon {
     ev_timer stop_timer; /* deferred stop (control "stop"), then drain polling */
     uint64_t stop_deadline_ms;
     const char *stop_reason;
+
+    void *objs[VX_OBJ_COUNT_];
+    struct vx_metrics *metrics;
+    vx_daemon_hsfail_fn hsfail_fn;
+    void *hsfail_arg;
+    struct {
+        vx_daemon_event_fn fn;
+        void *arg;
+    } ev_listeners[4];
 };
 
 static const char *const slot_names[VX_SLOT_COUNT_] = {
@@ -115,6 +126,82 @@ void *vx_daemon_module(const struct vx_daemon *d, enum vx_daemon_slot slot)
     return d->mods[slot].arg;
 }
 
+/* ---- shared objects, metrics, events ----------------------------------- */
+
+static void emit(struct vx_daemon *d, enum vx_daemon_event ev)
+{
+    for (size_t i = 0; i < sizeof(d->ev_listeners) / sizeof(d->ev_listeners[0]); i++)
+        if (d->ev_listeners[i].fn)
+            d->ev_listeners[i].fn(d, ev, d->ev_listeners[i].arg);
+}
+
+int vx_daemon_on_event(struct vx_daemon *d, vx_daemon_event_fn fn, void *arg)
+{
+    for (size_t i = 0; i < sizeof(d->ev_listeners) / sizeof(d->ev_listeners[0]); i++)
+        if (!d->ev_listeners[i].fn) {
+            d->ev_listeners[i].fn = fn;
+            d->ev_listeners[i].arg = arg;
+            return 0;
+        }
+    return VX_ERR_LIMIT;
+}
+
+static void transport_hsfail_cb(const struct sockaddr *sa, socklen_t salen, int err, void *arg)
+{
+    struct vx_daemon *d = arg;
+    vx_daemon_count_error(d, "handshake");
+    if (err == VX_ERR_TIMEOUT)
+        vx_daemon_count_limit(d, "handshake_timeout");
+    if (d->hsfail_fn)
+        d->hsfail_fn(sa, (unsigned)salen, err, d->hsfail_arg);
+}
+
+void vx_daemon_publish(struct vx_daemon *d, enum vx_daemon_obj what, void *obj)
+{
+    if ((unsigned)what >= VX_OBJ_COUNT_)
+        return;
+    if (what == VX_OBJ_TRANSPORT && d->objs[what] && d->objs[what] != obj)
+        vx_transport_set_handshake_fail(d->objs[what], NULL, NULL);
+    d->objs[what] = obj;
+    if (what == VX_OBJ_TRANSPORT && obj)
+        vx_transport_set_handshake_fail(obj, transport_hsfail_cb, d);
+}
+
+void *vx_daemon_lookup(const struct vx_daemon *d, enum vx_daemon_obj what)
+{
+    return (unsigned)what < VX_OBJ_COUNT_ ? d->objs[what] : NULL;
+}
+
+struct vx_metrics *vx_daemon_metrics(const struct vx_daemon *d)
+{
+    return d->metrics;
+}
+
+void vx_daemon_count_error(struct vx_daemon *d, const char *reason)
+{
+    struct vx_counter *c = vx_metrics_counter(d->metrics, "vx6_errors_total",
+                                              "Errors by reason (handshake, stream refusals, "
+                                              "timeouts, ...).",
+                                              "reason", reason, NULL);
+    if (c)
+        vx_counter_inc(c);
+}
+
+void vx_daemon_count_limit(struct vx_daemon *d, const char *limit)
+{
+    struct vx_counter *c = vx_metrics_counter(
+            d->metrics, "vx6_limit_hits_total",
+            "Connections, streams or requests refused or closed by a limit.", "limit", limit, NULL);
+    if (c)
+        vx_counter_inc(c);
+}
+
+void vx_daemon_set_handshake_fail_hook(struct vx_daemon *d, vx_daemon_hsfail_fn fn, void *arg)
+{
+    d->hsfail_fn = fn;
+    d->hsfail_arg = fn ? arg : NULL;
+}
+
 /* ---- logging ----------------------------------------------------------- */
 
 static int apply_log_spec(struct vx_daemon *d, const char *spec)
@@ -183,6 +270,13 @@ static const char *inactive_reason(const struct listener_info *l)
 
 /* ---- built-in control commands ----------------------------------------- */
 
+static void module_status(const struct vx_daemon *d, struct vx_ctl_reply *r)
+{
+    for (int i = 0; i < VX_SLOT_COUNT_; i++)
+        if (d->mods[i].ops && d->mods[i].started && d->mods[i].ops->status)
+            d->mods[i].ops->status(r, d->mods[i].arg);
+}
+
 static int cmd_status(struct vx_ctl_reply *r, const struct vx_ctl_request *req, void *arg)
 {
     struct vx_daemon *d = arg;
@@ -228,6 +322,7 @@ static int cmd_status(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
             if (d->mods[i].ops && d->mods[i].started)
                 vx_json_str(j, d->mods[i].ops->name);
         vx_json_arr_end(j);
+        module_status(d, r);
         vx_json_obj_end(j);
         return 0;
     }
@@ -248,6 +343,7 @@ static int cmd_status(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
                         "sessions:   %llu\nstreams:    %llu\npeers:      %llu\nservices:   %llu\n",
                         (unsigned long long)st.sessions, (unsigned long long)st.streams,
                         (unsigned long long)st.peers, (unsigned long long)st.services);
+    module_status(d, r);
     return 0;
 }
 
@@ -377,6 +473,7 @@ struct vx_daemon *vx_daemon_new(struct vx_config *cfg, const char *config_path,
     d->config_path = config_path ? xstrdup(config_path) : NULL;
     d->log_override = log_override ? xstrdup(log_override) : NULL;
     d->ctl = vx_control_new(d->loop);
+    d->metrics = vx_metrics_new();
     d->state = DS_NEW;
     ev_timer_init(&d->stop_timer, deferred_stop_cb, 0., 0.);
     d->stop_timer.data = d;
@@ -530,6 +627,7 @@ int vx_daemon_start(struct vx_daemon *d)
 
     d->state = DS_RUNNING;
     log_summary(d);
+    emit(d, VX_DAEMON_EV_READY);
     return 0;
 }
 
@@ -582,6 +680,7 @@ void vx_daemon_request_stop(struct vx_daemon *d, const char *reason)
     d->state = DS_STOPPING;
     d->stop_reason = reason;
     log_notice(LD_GENERAL, "stopping (%s)", reason);
+    emit(d, VX_DAEMON_EV_STOPPING);
     vx_control_close_listener(d->ctl);
     for (int i = VX_SLOT_COUNT_ - 1; i >= 0; i--)
         if (d->mods[i].started && d->mods[i].ops->stop)
@@ -665,7 +764,17 @@ static void log_changes(const struct vx_daemon *d, const struct vx_config *o,
 #undef RESTART
 }
 
+static int reload(struct vx_daemon *d, char *err, size_t errlen);
+
 int vx_daemon_reload(struct vx_daemon *d, char *err, size_t errlen)
+{
+    emit(d, VX_DAEMON_EV_RELOADING);
+    int rc = reload(d, err, errlen);
+    emit(d, VX_DAEMON_EV_RELOADED);
+    return rc;
+}
+
+static int reload(struct vx_daemon *d, char *err, size_t errlen)
 {
     char diag[4096];
     struct vx_config *n = NULL, *old;
@@ -732,6 +841,7 @@ void vx_daemon_free(struct vx_daemon *d)
             m->ops->free(m->arg);
     }
     vx_control_free(d->ctl);
+    vx_metrics_free(d->metrics);
     ev_signal_stop(d->loop, &d->sig_term);
     ev_signal_stop(d->loop, &d->sig_int);
     ev_signal_stop(d->loop, &d->sig_hup);

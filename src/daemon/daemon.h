@@ -38,7 +38,9 @@
 #include "daemon/control.h"
 
 struct ev_loop;
+struct sockaddr;
 struct vx_daemon;
+struct vx_metrics;
 
 #define VX_DAEMON_GRACE_MS   1500 /* how long a graceful stop waits for connections */
 #define VX_IDENTITY_FILENAME "identity.key"
@@ -89,6 +91,9 @@ struct vx_daemon_module_ops {
     /* Release everything (watchers stopped, sockets closed).  Also called
      * for modules that were never started. */
     void (*free)(void *arg);
+    /* Add a section to `vx6 status`: in JSON mode one key and its value
+     * (the reply is inside the status object), else text lines. */
+    void (*status)(struct vx_ctl_reply *r, void *arg);
 };
 
 /* A daemon on cfg (ownership passes to the daemon).  config_path is the file
@@ -128,5 +133,59 @@ struct vx_control *vx_daemon_control(const struct vx_daemon *d);
 const char *vx_daemon_log_spec(const struct vx_daemon *d);
 /* Sum of every module's counters. */
 void vx_daemon_stats(const struct vx_daemon *d, struct vx_daemon_stats *st);
+
+/* ---- objects modules share, metrics, events ---------------------------
+ *
+ * A module that owns one of the node's core objects publishes it so others
+ * (metrics, XDP blocklist feed) can read its stats without knowing the
+ * owning module's type:
+ *
+ *     vx_daemon_publish(d, VX_OBJ_TRANSPORT, t);     in the owner's start()
+ *     vx_daemon_publish(d, VX_OBJ_TRANSPORT, NULL);  before freeing t
+ *
+ * Publishing a transport also installs the daemon's handshake-failure hook
+ * on it (vx_transport_set_handshake_fail): failures are counted in
+ * vx6_errors_total{reason="handshake"} and passed to the function set with
+ * vx_daemon_set_handshake_fail_hook() (the XDP module's blocklist feed).
+ */
+enum vx_daemon_obj {
+    VX_OBJ_TRANSPORT = 0, /* struct vx_transport * (node sessions) */
+    VX_OBJ_DHT,           /* struct vx_dht * */
+    VX_OBJ_RELAY,         /* struct vx_relay * (relay circuits, path/circuit.h) */
+    VX_OBJ_SERVICES,      /* struct vx_services * */
+    VX_OBJ_PATH,          /* struct vx_path * (path/path.h) */
+    VX_OBJ_FRONT,         /* struct vx_front * (front/front.h) */
+    VX_OBJ_HIDDEN,        /* hidden-service module, when built in */
+    VX_OBJ_COUNT_
+};
+void vx_daemon_publish(struct vx_daemon *d, enum vx_daemon_obj what, void *obj);
+/* The published object, or NULL. */
+void *vx_daemon_lookup(const struct vx_daemon *d, enum vx_daemon_obj what);
+
+/* The daemon's metrics registry.  It exists from vx_daemon_new() on, so any
+ * module may register series and collectors in start(); the metrics module
+ * only serves it over HTTP.  Never NULL. */
+struct vx_metrics *vx_daemon_metrics(const struct vx_daemon *d);
+/* vx6_errors_total{reason} += 1.  reason: a short snake_case word
+ * ("handshake", "stream_refused", "dht_timeout", ...). */
+void vx_daemon_count_error(struct vx_daemon *d, const char *reason);
+/* vx6_limit_hits_total{limit} += 1 ("max_connections", "handshake_timeout",
+ * "dht_rate", ...). */
+void vx_daemon_count_limit(struct vx_daemon *d, const char *limit);
+
+typedef void (*vx_daemon_hsfail_fn)(const struct sockaddr *sa, unsigned salen, int err, void *arg);
+/* At most one hook; fn NULL removes it. */
+void vx_daemon_set_handshake_fail_hook(struct vx_daemon *d, vx_daemon_hsfail_fn fn, void *arg);
+
+/* Life-cycle events, for the systemd notifier and the like. */
+enum vx_daemon_event {
+    VX_DAEMON_EV_READY = 0, /* vx_daemon_start() succeeded: listeners are up */
+    VX_DAEMON_EV_RELOADING, /* a reload begins */
+    VX_DAEMON_EV_RELOADED,  /* a reload ended (applied or refused) */
+    VX_DAEMON_EV_STOPPING   /* a graceful stop begins */
+};
+typedef void (*vx_daemon_event_fn)(struct vx_daemon *d, enum vx_daemon_event ev, void *arg);
+/* At most 4 listeners.  0 or VX_ERR_LIMIT. */
+int vx_daemon_on_event(struct vx_daemon *d, vx_daemon_event_fn fn, void *arg);
 
 #endif

@@ -1370,6 +1370,7 @@ static int disco_start(struct vx_daemon *d, void *arg)
         conf.core.prefix_limit = (unsigned)strtoul(env, NULL, 10);
     conf.core.lookup_timeout_ms = VX_DISCO_RESOLVE_MS / 3;
     ds->dht = vx_dht_new(ds->loop, ds->id, ds->reg, &conf);
+    vx_daemon_publish(d, VX_OBJ_DHT, ds->dht); /* metrics */
     if (ds->start_fn)
         ds->start_fn(ds, ds->dht, ds->start_arg);
     {
@@ -1484,6 +1485,8 @@ static void disco_free(void *arg)
         ev_timer_stop(ds->loop, &ds->save_timer);
         ev_timer_stop(ds->loop, &ds->sync_timer);
     }
+    if (ds->d && ds->dht)
+        vx_daemon_publish(ds->d, VX_OBJ_DHT, NULL);
     vx_dht_free(ds->dht); /* outstanding DHT callbacks are dropped */
     /* Pending resolutions end now, with an error (their owners may be
      * freed after us and must not hold a handle to a freed lookup). */

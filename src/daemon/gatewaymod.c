@@ -305,6 +305,11 @@ static int gw_start(struct vx_daemon *d, void *arg)
         return rc;
     }
     register_all(m, gw_commands, sizeof(gw_commands) / sizeof(gw_commands[0]));
+    /* for metrics and the XDP blocklist feed (daemon.h) */
+    vx_daemon_publish(d, VX_OBJ_TRANSPORT, vx_gateway_transport(m->gw));
+    vx_daemon_publish(d, VX_OBJ_SERVICES, vx_gateway_services(m->gw));
+    vx_daemon_publish(d, VX_OBJ_PATH, vx_gateway_path(m->gw));
+    vx_daemon_publish(d, VX_OBJ_FRONT, vx_gateway_front(m->gw));
     return 0;
 }
 
@@ -364,6 +369,11 @@ static void mod_free(void *arg)
     struct vx_gatewaymod *m = arg;
     if (--m->refs > 0)
         return;
+    if (m->gw)
+        for (int i = 0; i < VX_OBJ_COUNT_; i++)
+            if (i == VX_OBJ_TRANSPORT || i == VX_OBJ_SERVICES || i == VX_OBJ_PATH ||
+                i == VX_OBJ_FRONT)
+                vx_daemon_publish(m->d, (enum vx_daemon_obj)i, NULL);
     vx_gateway_free(m->gw);
     free(m);
 }

@@ -77,3 +77,23 @@ EXTRA_DIST += tests/net/vx6d_hidden.sh
 # --- ssh/scp through vx6d (issue 5) ---
 TESTS += tests/net/ssh_scp.sh
 EXTRA_DIST += tests/net/ssh_scp.sh
+# --- dops: XDP module, metrics module, systemd notifications ---
+libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
+	src/daemon/metricsmod.c src/daemon/metricsmod.h \
+	src/daemon/notify.c src/daemon/notify.h
+TESTS += tests/net/sdnotify.sh
+EXTRA_DIST += tests/net/sdnotify.sh
+EXTRA_DIST += tests/net/xdp_daemon.sh
+if HAVE_XDP
+TESTS += tests/net/xdp_daemon.sh
+endif
+TESTS += tests/net/metrics.sh
+EXTRA_DIST += tests/net/metrics.sh
+TESTS += tests/net/limits.sh
+EXTRA_DIST += tests/net/limits.sh
+
+# soak test: not in `make check`; `make soak` (SOAK_MINUTES=3 by default)
+EXTRA_DIST += tests/soak/soak.sh tests/soak/soakload.py
+soak: all
+	VX6_BUILDDIR='$(abs_top_builddir)' VX6_SRCDIR='$(abs_top_srcdir)' $(BASH) $(top_srcdir)/tests/soak/soak.sh
+.PHONY: soak

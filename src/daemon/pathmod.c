@@ -453,6 +453,7 @@ static int pm_start(struct vx_daemon *d, void *arg)
     t = vx_gateway_transport(m->gw);
     relay_conf_of(cfg, &rc);
     m->relay = vx_relay_new(m->loop, t, vx_daemon_identity(d), &rc);
+    vx_daemon_publish(d, VX_OBJ_RELAY, m->relay); /* metrics */
     vx_relay_set_services(m->relay, vx_gateway_services(m->gw));
     vx_transport_set_accept(t, dispatch, m);
     vx_path_set_relay(vx_gateway_path(m->gw), m->relay, cfg->relay_hops, key_of, m);
@@ -549,6 +550,7 @@ static void pm_free(void *arg)
         free(m);
         return;
     }
+    vx_daemon_publish(m->d, VX_OBJ_RELAY, NULL);
     vx_path_set_hidden(vx_gateway_path(m->gw), NULL);
     vx_path_set_relay(vx_gateway_path(m->gw), NULL, 0, NULL, NULL);
     vx_transport_set_accept(vx_gateway_transport(m->gw), vx_services_accept,

@@ -5,6 +5,9 @@
 #include "daemon/disco_path.h"
 #include "daemon/discovery.h"
 #include "daemon/pathmod.h"
+#include "daemon/metricsmod.h"
+#include "daemon/notify.h"
+#include "daemon/xdpmod.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -161,11 +164,22 @@ int main(int argc, char **argv)
     vx_daemon_set_module(d, VX_SLOT_DHT, &vx_discovery_module, ds);
     /* relay circuits (relay role, route relay/auto) and hidden services */
     vx_daemon_set_module(d, VX_SLOT_PATH, &vx_pathmod_ops, vx_pathmod_new());
+
+    /* XDP classifier on the node port (xdpmod.c) */
+    vx_daemon_set_module(d, VX_SLOT_XDP, &vx_xdpmod_ops, vx_xdpmod_new());
+
+    /* Prometheus endpoint and collectors (metricsmod.c) */
+    vx_daemon_set_module(d, VX_SLOT_METRICS, &vx_metricsmod_ops, vx_metricsmod_new());
+
+    /* systemd readiness, reload, stop, watchdog (notify.c) */
+    struct vx_notify *notify = vx_notify_new(d);
+
     rc = vx_daemon_start(d);
     if (rc == 0)
         vx_daemon_run(d);
     else
         log_err(LD_GENERAL, "vx6d not started");
     vx_daemon_free(d);
+    vx_notify_free(notify);
     return rc == 0 ? EXIT_STOPPED : EXIT_FAIL;
 }

@@ -99,6 +99,8 @@ struct rl_slot {
 };
 
 struct vx_dhtcore {
+    vx_dht_lookup_observer_fn observer; /* vx_dhtcore_set_lookup_observer() */
+    void *observer_arg;
     struct vx_dhtcore_conf conf;
     uint8_t id[VX_NODE_ID_LEN];
     const struct vx_identity *ident;
@@ -562,6 +564,8 @@ static void lookup_finish(struct vx_dhtcore *c, struct clookup *l, int err)
             c->st.lookups_ok++;
         else
             c->st.lookups_failed++;
+        if (c->observer)
+            c->observer(c->now_ms - l->started_ms, err, c->observer_arg);
     }
 }
 
@@ -1189,6 +1193,12 @@ uint64_t vx_dhtcore_next_deadline(const struct vx_dhtcore *c)
         if (!l->finished && l->deadline_ms < d)
             d = l->deadline_ms;
     return d;
+}
+
+void vx_dhtcore_set_lookup_observer(struct vx_dhtcore *c, vx_dht_lookup_observer_fn fn, void *arg)
+{
+    c->observer = fn;
+    c->observer_arg = fn ? arg : NULL;
 }
 
 void vx_dhtcore_stats(const struct vx_dhtcore *c, struct vx_dhtcore_stats *st)

@@ -136,6 +136,11 @@ const struct vx_record *vx_dhtcore_get_value(const struct vx_dhtcore *core,
                                              const uint8_t key[VX_DHT_KEY_LEN]);
 
 void vx_dhtcore_stats(const struct vx_dhtcore *core, struct vx_dhtcore_stats *st);
+/* Called as each value or node lookup finishes (err 0 or its error), with
+ * how long it took: the daemon's latency histogram.  fn NULL removes it. */
+typedef void (*vx_dht_lookup_observer_fn)(uint64_t elapsed_ms, int err, void *arg);
+void vx_dhtcore_set_lookup_observer(struct vx_dhtcore *core, vx_dht_lookup_observer_fn fn,
+                                    void *arg);
 const struct vx_rt *vx_dhtcore_rt(const struct vx_dhtcore *core);
 
 #endif

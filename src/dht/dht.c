@@ -339,6 +339,11 @@ int vx_dht_find_node(struct vx_dht *dht, const uint8_t node_id[VX_NODE_ID_LEN], 
     return vx_dht_lookup(dht, node_id, NULL, cb, arg);
 }
 
+void vx_dht_set_lookup_observer(struct vx_dht *dht, vx_dht_lookup_observer_fn fn, void *arg)
+{
+    vx_dhtcore_set_lookup_observer(dht->core, fn, arg);
+}
+
 void vx_dht_stats(const struct vx_dht *dht, struct vx_dht_stats *st)
 {
     memset(st, 0, sizeof(*st));

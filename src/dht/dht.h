@@ -90,6 +90,8 @@ struct vx_dht_stats {
     uint64_t send_errors;
 };
 void vx_dht_stats(const struct vx_dht *dht, struct vx_dht_stats *st);
+/* Lookup latency hook (see vx_dhtcore_set_lookup_observer). */
+void vx_dht_set_lookup_observer(struct vx_dht *dht, vx_dht_lookup_observer_fn fn, void *arg);
 /* Routing-table contacts (for `vx6 peers`); stop when cb returns non-zero. */
 void vx_dht_foreach_peer(const struct vx_dht *dht,
                          int (*cb)(const struct vx_rt_contact *c, void *arg), void *arg);

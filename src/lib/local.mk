@@ -51,7 +51,6 @@ tests_unit_test_limits_SOURCES = tests/unit/test_limits.c
 tests_unit_test_limits_CFLAGS = $(VX6_TEST_CFLAGS)
 tests_unit_test_limits_LDADD = $(VX6_TEST_LIBS)
 TESTS += tests/unit/test_limits
-EXTRA_DIST += man/vx6-metrics.inc.7
 
 # json: tiny JSON writer (control socket, CLI --json)
 libvx6_a_SOURCES += src/lib/json.c src/lib/json.h

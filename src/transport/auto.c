@@ -653,6 +653,14 @@ static void at_get_stats(const struct vx_transport *t, struct vx_transport_stats
     st->bytes_in = a.bytes_in + b.bytes_in;
     st->bytes_out = a.bytes_out + b.bytes_out;
     st->stream_mem = a.stream_mem + b.stream_mem;
+    st->limit_sessions = a.limit_sessions + b.limit_sessions;
+    st->limit_streams = a.limit_streams + b.limit_streams;
+}
+
+/* A carrier's handshake failure is the auto transport's (daemon hook). */
+static void carrier_hsfail(const struct sockaddr *sa, socklen_t salen, int err, void *arg)
+{
+    vx_transport_report_handshake_failure(arg, sa, salen, err);
 }
 
 static void at_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)
@@ -688,6 +696,8 @@ struct vx_transport *vx_transport_auto_new(struct ev_loop *loop, const struct vx
     at->memory_ms = VX_AUTO_MEMORY_MS;
     vx_transport_set_accept(at->tcp, carrier_accept, at);
     vx_transport_set_accept(at->quic, carrier_accept, at);
+    vx_transport_set_handshake_fail(at->tcp, carrier_hsfail, at);
+    vx_transport_set_handshake_fail(at->quic, carrier_hsfail, at);
     return (struct vx_transport *)at;
 }
 

@@ -1224,6 +1224,10 @@ static void stream_process(struct quic_stream *s, uint64_t now)
         return;
     }
     if (now >= s->deadline) {
+        /* still waiting for stream credit on an open connection: the
+         * peer's max_streams held it back */
+        if (s->state == QS_WAIT_CONN && c->state == QC_OPEN)
+            c->qt->st.limit_streams++;
         switch (s->state) {
         case QS_WAIT_CONN:
         case QS_WAIT_REPLY:
@@ -2301,6 +2305,7 @@ static void server_accept(struct quic_transport *qt, struct quic_sock *qs,
     if (hd.type != NGTCP2_PKT_INITIAL)
         return;
     if (qt->nconns >= qt->conf.max_sessions) {
+        qt->st.limit_sessions++;
         send_refuse(qs, &hd, from, fromlen, NGTCP2_CONNECTION_REFUSED);
         return;
     }
@@ -2642,6 +2647,7 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
             return NULL;
         }
         if (qt->nconns >= qt->conf.max_sessions) {
+            qt->st.limit_sessions++;
             *err = VX_ERR_LIMIT;
             return NULL;
         }

@@ -847,8 +847,10 @@ static void on_stream_open(struct session *s, const struct vx_frame *f)
     uint16_t refuse = VX_RSN_NONE;
     if (s->goaway_sent)
         refuse = VX_RSN_CLOSED;
-    else if (s->nstreams >= t->conf.max_streams)
+    else if (s->nstreams >= t->conf.max_streams) {
         refuse = VX_RSN_LIMIT;
+        t->st.limit_streams++;
+    }
     else if (!t->base.accept_fn)
         refuse = VX_RSN_REFUSED;
     if (refuse != VX_RSN_NONE) {
@@ -1148,6 +1150,9 @@ static void sess_kill(struct session *s, int err, const char *why)
         t->st.sessions--;
     } else {
         t->st.handshakes_failed++;
+        if (!s->initiator && !t->freeing && s->addrlen)
+            vx_transport_report_handshake_failure(t, (const struct sockaddr *)&s->addr, s->addrlen,
+                                                  err);
         if (s->have_expected) {
             id_short(s->expected_id, idb);
             log_info(LD_SESSION, "session to %s failed: %s (%s)", idb, why, vx_strerror(err));
@@ -1649,6 +1654,7 @@ static void listener_cb(struct ev_loop *loop, ev_io *w, int revents)
             log_warn_rl(LD_SESSION, "transport: session limit (%u) reached; refusing a peer",
                         t->conf.max_sessions);
             t->st.handshakes_failed++;
+            t->st.limit_sessions++;
             close(fd);
             continue;
         }
@@ -1871,6 +1877,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
             return NULL;
         }
         if (t->nsessions >= t->conf.max_sessions) {
+            t->st.limit_sessions++;
             *err = VX_ERR_LIMIT;
             return NULL;
         }
@@ -1881,6 +1888,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
     if (s->state == SS_OPEN && s->peer_hello.max_streams < limit)
         limit = s->peer_hello.max_streams;
     if (s->nstreams >= limit || s->next_sid > 0x7ffffffe) {
+        t->st.limit_streams++;
         *err = VX_ERR_LIMIT;
         return NULL;
     }

@@ -34,6 +34,21 @@ void vx_transport_base_init(struct vx_transport_base *t, const struct vx_transpo
     t->loop = loop;
     t->accept_fn = NULL;
     t->accept_arg = NULL;
+    t->hs_fail_fn = NULL;
+    t->hs_fail_arg = NULL;
+}
+
+void vx_transport_set_handshake_fail(struct vx_transport *t, vx_handshake_fail_fn fn, void *arg)
+{
+    TB(t)->hs_fail_fn = fn;
+    TB(t)->hs_fail_arg = fn ? arg : NULL;
+}
+
+void vx_transport_report_handshake_failure(struct vx_transport *t, const struct sockaddr *sa,
+                                           socklen_t salen, int err)
+{
+    if (TB(t)->hs_fail_fn)
+        TB(t)->hs_fail_fn(sa, salen, err, TB(t)->hs_fail_arg);
 }
 
 void vx_stream_base_init(struct vx_stream_base *s, const struct vx_stream_ops *ops,

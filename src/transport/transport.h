@@ -171,6 +171,14 @@ void vx_stream_close(struct vx_stream *s, int err);
 /* Node ID of the other end of the stream's session. */
 const uint8_t *vx_stream_peer_id(const struct vx_stream *s);
 
+/* Called when a session that a peer dialled fails before it is established
+ * (malformed handshake, failed authentication, handshake timeout), with the
+ * peer's address and the reason.  The daemon feeds it to the XDP blocklist
+ * and the error counters.  fn NULL removes the hook. */
+typedef void (*vx_handshake_fail_fn)(const struct sockaddr *sa, socklen_t salen, int err,
+                                     void *arg);
+void vx_transport_set_handshake_fail(struct vx_transport *t, vx_handshake_fail_fn fn, void *arg);
+
 struct vx_transport_stats {
     uint64_t sessions;          /* open now */
     uint64_t streams;           /* open now */
@@ -180,6 +188,8 @@ struct vx_transport_stats {
     uint64_t bytes_in;          /* stream payload bytes received */
     uint64_t bytes_out;         /* stream payload bytes sent */
     uint64_t stream_mem;        /* bytes buffered for streams right now */
+    uint64_t limit_sessions;    /* sessions refused: max_sessions reached */
+    uint64_t limit_streams;     /* streams refused: max_streams per session */
 };
 void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *st);
 

@@ -53,6 +53,8 @@ struct vx_transport_base {
     struct ev_loop *loop;
     vx_accept_fn accept_fn;
     void *accept_arg;
+    vx_handshake_fail_fn hs_fail_fn; /* vx_transport_set_handshake_fail() */
+    void *hs_fail_arg;
 };
 
 struct vx_stream_base {
@@ -72,5 +74,10 @@ void vx_stream_base_init(struct vx_stream_base *s, const struct vx_stream_ops *o
  * stream itself). */
 int vx_transport_deliver_accept(struct vx_transport *t, struct vx_stream *s,
                                 const struct vx_stream_target *tgt);
+
+/* A session a peer dialled failed its handshake (bad message, wrong key,
+ * timeout): tell the hook set with vx_transport_set_handshake_fail(). */
+void vx_transport_report_handshake_failure(struct vx_transport *t, const struct sockaddr *sa,
+                                           socklen_t salen, int err);
 
 #endif

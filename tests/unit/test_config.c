@@ -92,6 +92,8 @@ static void check_defaults(const struct vx_config *cfg)
     assert_int_equal(cfg->n_forwards, 0);
     assert_int_equal(cfg->n_aliases, 0);
     assert_null(cfg->xdp_interface);
+    assert_int_equal(cfg->xdp_udp_rate, 2000);
+    assert_int_equal(cfg->xdp_udp_burst, 4000);
     assert_int_equal(cfg->limits.max_connections, 4096);
     assert_int_equal(cfg->limits.max_connections_per_client, 256);
     assert_int_equal(cfg->limits.handshake_timeout_ms, 10000);
@@ -246,6 +248,8 @@ static void test_full(void **state)
 
     assert_string_equal(cfg->xdp_interface, "eth0");
     assert_int_equal(cfg->xdp_mode, VX_CFG_XDP_GENERIC);
+    assert_int_equal(cfg->xdp_udp_rate, 500);
+    assert_int_equal(cfg->xdp_udp_burst, 800);
     assert_int_equal(cfg->limits.max_connections, 1000);
     assert_int_equal(cfg->limits.max_connections_per_client, 10);
     assert_int_equal(cfg->limits.handshake_timeout_ms, 1500);
@@ -530,6 +534,8 @@ static void test_values(void **state)
     parse_bad("xdp:\n  mode: native\n", "2:3: xdp: ", "missing required key 'interface'");
     parse_bad("xdp:\n  interface: eth0\n  mode: turbo\n",
               "3:9: xdp.mode: ", "use native or generic");
+    parse_bad("xdp:\n  interface: eth0\n  udp_burst: 0\n", "3:14: xdp.udp_burst: ", "");
+    parse_bad("xdp:\n  interface: eth0\n  udp_rate: -1\n", "3:13: xdp.udp_rate: ", "");
 }
 
 static void test_services(void **state)

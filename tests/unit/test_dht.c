@@ -113,6 +113,19 @@ static void on_published(int stored, void *arg)
     *(int *)arg = stored + 1;
 }
 
+static unsigned observed_n, observed_errs;
+static uint64_t observed_max_ms;
+
+static void lookup_observer(uint64_t ms, int err, void *arg)
+{
+    (void)arg;
+    observed_n++;
+    if (err)
+        observed_errs++;
+    if (ms > observed_max_ms)
+        observed_max_ms = ms;
+}
+
 static void test_network(void **state)
 {
     struct node n[NN + 1];
@@ -164,9 +177,14 @@ static void test_network(void **state)
     tu_run_until(loop, &published, 3);
     assert_true(published - 1 >= 3);
 
-    /* Every node finds it; at least one over the network. */
+    /* Every node finds it; at least one over the network.  The lookup
+     * observer (the daemon's latency histogram) sees each network lookup. */
     vx_record_key(&svc, key);
     int from_net = 0;
+    observed_n = observed_errs = 0;
+    observed_max_ms = 0;
+    for (int i = 0; i < NN; i++)
+        vx_dht_set_lookup_observer(n[i].dht, lookup_observer, NULL);
     for (int i = 0; i < NN; i++) {
         struct result r = {0};
         assert_int_equal(vx_dht_lookup(n[i].dht, key, NULL, on_result, &r), 0);
@@ -183,6 +201,11 @@ static void test_network(void **state)
         }
     }
     assert_true(from_net >= 1);
+    assert_true(observed_n >= (unsigned)from_net);
+    assert_int_equal(observed_errs, 0);
+    assert_true(observed_max_ms < 3000);
+    for (int i = 0; i < NN; i++)
+        vx_dht_set_lookup_observer(n[i].dht, NULL, NULL);
 
     /* Restricted to another signer: not found. */
     {

@@ -474,6 +474,86 @@ static void test_wrong_peer_id(void **state)
     teardown_pair();
 }
 
+/* The handshake-failure hook: sessions a peer dialled that fail (garbage,
+ * silence past the handshake timeout) are reported with the peer's address;
+ * our own failed dials are not. */
+static int hs_fail_calls, hs_fail_err, hs_fail_family;
+static struct sockaddr_in hs_fail_addr;
+
+static void hs_fail_cb(const struct sockaddr *sa, socklen_t salen, int err, void *arg)
+{
+    (void)arg;
+    hs_fail_calls++;
+    hs_fail_err = err;
+    hs_fail_family = sa->sa_family;
+    if (sa->sa_family == AF_INET && salen >= sizeof(hs_fail_addr))
+        memcpy(&hs_fail_addr, sa, sizeof(hs_fail_addr));
+}
+
+static int hs_fail_1(void)
+{
+    return hs_fail_calls >= 1;
+}
+
+static int hs_fail_2(void)
+{
+    return hs_fail_calls >= 2;
+}
+
+static void test_handshake_fail_hook(void **state)
+{
+    struct vx_transport_conf c = test_conf();
+    int err, fd;
+    static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n0123456789abcdef0123456789";
+
+    c.handshake_timeout_ms = 300;
+    setup_pair(&c, &c);
+    hs_fail_calls = 0;
+    vx_transport_set_handshake_fail(B.t, hs_fail_cb, NULL);
+    vx_transport_set_handshake_fail(A.t, hs_fail_cb, NULL);
+
+    /* garbage instead of a Noise message */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&b_addr, sizeof(b_addr)), 0);
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    assert_true(run_until(hs_fail_1, 5));
+    assert_int_equal(hs_fail_family, AF_INET);
+    assert_int_equal(ntohl(hs_fail_addr.sin_addr.s_addr), INADDR_LOOPBACK);
+    assert_true(hs_fail_err < 0);
+    close(fd);
+
+    /* a silent client (slowloris) is dropped after the handshake timeout */
+    uint64_t t0 = vx_time_mono_ms();
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&b_addr, sizeof(b_addr)), 0);
+    assert_true(run_until(hs_fail_2, 5));
+    assert_int_equal(hs_fail_err, VX_ERR_TIMEOUT);
+    assert_true(vx_time_mono_ms() - t0 >= 250);
+    assert_true(vx_time_mono_ms() - t0 < 2000);
+    char b;
+    assert_int_equal(read(fd, &b, 1), 0); /* closed by B */
+    close(fd);
+
+    /* our own dial that fails (wrong peer ID) is not reported */
+    uint8_t bogus[VX_NODE_ID_LEN];
+    memset(bogus, 0x42, sizeof(bogus));
+    hs_fail_calls = 0;
+    assert_non_null(open_idx(0, bogus, &err));
+    assert_true(run_until(c0_opened, 5));
+    assert_int_equal(cli[0].open_err, VX_ERR_PEER_ID);
+    assert_int_equal(hs_fail_calls, 0);
+
+    /* removing the hook */
+    vx_transport_set_handshake_fail(B.t, NULL, NULL);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&b_addr, sizeof(b_addr)), 0);
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    run_until(hs_fail_1, 0.6);
+    assert_int_equal(hs_fail_calls, 0);
+    close(fd);
+    teardown_pair();
+}
+
 static void test_unreachable(void **state)
 {
     int err;
@@ -933,6 +1013,12 @@ static void test_stream_limit(void **state)
     /* now that the peer's limit is known, a fourth fails at once */
     assert_null(open_idx(3, id_of(&B), &err));
     assert_int_equal(err, VX_ERR_LIMIT);
+    /* both refusals are counted: B refused one, A one locally */
+    struct vx_transport_stats st;
+    vx_transport_get_stats(B.t, &st);
+    assert_int_equal(st.limit_streams, 1);
+    vx_transport_get_stats(A.t, &st);
+    assert_int_equal(st.limit_streams, 1);
     teardown_pair();
 }
 
@@ -984,6 +1070,7 @@ int main(void)
             cmocka_unit_test(test_cipher_and_rekey),
             cmocka_unit_test(test_stream_limit),
             cmocka_unit_test(test_goaway_on_free),
+            cmocka_unit_test(test_handshake_fail_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
