@@ -31,7 +31,7 @@ vx_wait_tcp 1 127.0.0.1 8080 || exit 1
 
 conf() { # K
     echo "listen: [\"[::]:4242\"]"
-    echo "transport: tcp # the DHT has UDP 4242 until QUIC shares it"
+    echo "transport: auto # QUIC (the DHT shares UDP 4242), TCP fallback"
     echo "log_level: info,path=debug"
     [ "$1" = $N ] && echo "socks: 127.0.0.1:1080" || echo "socks: off"
     [ "$1" != 1 ] && printf 'bootstrap:\n  - "[%s]:4242"\n' "$A"
