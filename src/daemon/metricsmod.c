@@ -38,6 +38,7 @@ struct vx_metricsmod {
     struct vx_gauge *dht_contacts, *dht_records, *dht_published;
     struct vx_counter *dht_lookups_ok, *dht_lookups_failed, *dht_msgs_in, *dht_msgs_out;
     struct vx_counter *dht_bad, *dht_st_ok, *dht_st_rej, *dht_st_token, *dht_rate_hits;
+    struct vx_counter *dht_query_hits;
     struct vx_histogram *dht_latency;
 
     /* relay circuits */
@@ -110,6 +111,7 @@ static void collect(struct vx_metrics *mx, void *arg)
         m->dht_st_rej->v = st.core.stores_rejected;
         m->dht_st_token->v = st.core.stores_bad_token;
         m->dht_rate_hits->v = st.core.stores_rate_limited;
+        m->dht_query_hits->v = st.core.queries_rate_limited;
     }
     if (relay) {
         struct vx_relay_stats rs;
@@ -224,6 +226,9 @@ static void register_all(struct vx_metricsmod *m)
         m->dht_rate_hits = C("vx6_limit_hits_total",
                              "Connections, streams or requests refused or closed by a limit.",
                              "limit", "dht_store_rate");
+        m->dht_query_hits = C("vx6_limit_hits_total",
+                              "Connections, streams or requests refused or closed by a limit.",
+                              "limit", "dht_rate");
         m->dht_latency = vx_metrics_histogram(
                 mx, "vx6_dht_lookup_duration_seconds", "Time DHT lookups took (any result).",
                 latency_bounds, sizeof(latency_bounds) / sizeof(latency_bounds[0]), NULL);

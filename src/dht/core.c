@@ -129,7 +129,8 @@ struct vx_dhtcore {
 
     uint8_t secret[32], prev_secret[32];
     uint64_t secret_at_ms;
-    struct rl_slot *rl;
+    struct rl_slot *rl;  /* STORE buckets */
+    struct rl_slot *qrl; /* request buckets */
 
     uint64_t next_maint_ms;
     int self_lookup_done;
@@ -141,6 +142,7 @@ struct vx_dhtcore {
 };
 
 static struct vx_ratelim rl_bad = VX_RATELIM_INIT(10000);
+static struct vx_ratelim rl_flood = VX_RATELIM_INIT(10000);
 
 void vx_dhtcore_conf_default(struct vx_dhtcore_conf *c)
 {
@@ -154,6 +156,8 @@ void vx_dhtcore_conf_default(struct vx_dhtcore_conf *c)
     c->max_values = 8192;
     c->store_burst = 16;
     c->store_per_min = 30;
+    c->query_burst = 100;
+    c->query_per_s = 50;
     c->max_lookups = 256;
     c->token_rotate_s = 300;
     c->refresh_s = 900;
@@ -234,6 +238,7 @@ void vx_dhtcore_free(struct vx_dhtcore *c)
     free(c->pubs);
     free(c->self_rec);
     free(c->rl);
+    free(c->qrl);
     vx_rt_free(c->rt);
     free(c);
 }
@@ -280,32 +285,34 @@ static int token_valid(const struct vx_dhtcore *c, const struct vx_dhtaddr *a,
     return sodium_memcmp(t1, tok, sizeof(t1)) == 0 || sodium_memcmp(t2, tok, sizeof(t2)) == 0;
 }
 
-/* Token bucket per source: IPv4 address or IPv6 /64. */
-static int rate_ok(struct vx_dhtcore *c, const struct vx_dhtaddr *a)
+/* Token bucket per source: IPv4 address or IPv6 /64, in the table *tab
+ * (allocated on first use), burst tokens, refilled per_min per minute. */
+static int bucket_ok(struct vx_dhtcore *c, struct rl_slot **tab, unsigned burst, uint64_t per_min,
+                     const struct vx_dhtaddr *a)
 {
     uint8_t pfx[8] = {0};
     uint32_t h = 2166136261u;
     struct rl_slot *s;
-    uint64_t cap = (uint64_t)c->conf.store_burst * 1000;
+    uint64_t cap = (uint64_t)burst * 1000;
 
-    if (!c->conf.store_burst)
+    if (!burst)
         return 1;
-    if (!c->rl) {
-        c->rl = calloc(RL_SLOTS, sizeof(*c->rl));
-        if (!c->rl)
+    if (!*tab) {
+        *tab = calloc(RL_SLOTS, sizeof(**tab));
+        if (!*tab)
             abort();
     }
     memcpy(pfx, a->ip, a->family == 4 ? 4 : 8);
     for (int i = 0; i < 8; i++)
         h = (h ^ pfx[i]) * 16777619u;
-    s = &c->rl[(h ^ a->family) % RL_SLOTS];
+    s = &(*tab)[(h ^ a->family) % RL_SLOTS];
     if (s->family != a->family || memcmp(s->prefix, pfx, 8) != 0) {
         s->family = a->family;
         memcpy(s->prefix, pfx, 8);
         s->milli_tokens = (uint32_t)cap;
         s->last_ms = c->now_ms;
     }
-    uint64_t refill = (c->now_ms - s->last_ms) * c->conf.store_per_min / 60;
+    uint64_t refill = (c->now_ms - s->last_ms) * per_min / 60;
     s->last_ms = c->now_ms;
     uint64_t t = s->milli_tokens + refill;
     s->milli_tokens = (uint32_t)(t > cap ? cap : t);
@@ -313,6 +320,18 @@ static int rate_ok(struct vx_dhtcore *c, const struct vx_dhtaddr *a)
         return 0;
     s->milli_tokens -= 1000;
     return 1;
+}
+
+static int rate_ok(struct vx_dhtcore *c, const struct vx_dhtaddr *a)
+{
+    return bucket_ok(c, &c->rl, c->conf.store_burst, c->conf.store_per_min, a);
+}
+
+static int query_rate_ok(struct vx_dhtcore *c, const struct vx_dhtaddr *a)
+{
+    if (!c->conf.query_limit_loopback && vx_dhtaddr_is_loopback(a))
+        return 1; /* a local process can do anything anyway */
+    return bucket_ok(c, &c->qrl, c->conf.query_burst, (uint64_t)c->conf.query_per_s * 60, a);
 }
 
 /* ---- value store ------------------------------------------------------ */
@@ -1042,10 +1061,18 @@ void vx_dhtcore_input(struct vx_dhtcore *c, const struct vx_dhtaddr *from, const
     }
     if (memcmp(m.sender, c->id, VX_NODE_ID_LEN) == 0 || from->port == 0)
         return;
-    if (vx_dhtmsg_is_response(m.type))
+    if (vx_dhtmsg_is_response(m.type)) {
         handle_response(c, from, &m);
-    else
+    } else if (!query_rate_ok(c, from)) {
+        /* Over the per-source request rate: no answer at all, so a flood
+         * costs us no outgoing traffic. */
+        c->st.queries_rate_limited++;
+        vx_log_rl(&rl_flood, LD_DHT, VX_LOG_NOTICE,
+                  "DHT requests from one source over the rate limit (limits.dht_rate); "
+                  "dropping them");
+    } else {
         handle_query(c, from, &m);
+    }
     reap(c);
 }
 

@@ -28,21 +28,24 @@
 #include "wire/record.h"
 
 struct vx_dhtcore_conf {
-    unsigned k;                  /* bucket size and replication (20) */
-    unsigned alpha;              /* lookup parallelism (3) */
-    unsigned prefix_limit;       /* per /48 or /24, per bucket and result set (2; 0 = off) */
-    unsigned request_timeout_ms; /* per attempt (700) */
-    unsigned retries;            /* extra attempts after a timeout (1) */
-    unsigned lookup_timeout_ms;  /* whole lookup (4000) */
-    unsigned max_values;         /* stored records (8192) */
-    unsigned store_burst;        /* per-source STORE token bucket size (16) */
-    unsigned store_per_min;      /* and refill rate (30) */
-    unsigned max_lookups;        /* concurrent lookups (256) */
-    unsigned token_rotate_s;     /* store token secret rotation (300) */
-    unsigned refresh_s;          /* bucket refresh after idle (900; 0 = off) */
-    unsigned republish_s;        /* own records (1800) */
-    unsigned replicate_s;        /* stored records to the k closest (3600; 0 = off) */
-    unsigned ping_interval_ms;   /* min time between liveness pings of a contact (30000) */
+    unsigned k;                    /* bucket size and replication (20) */
+    unsigned alpha;                /* lookup parallelism (3) */
+    unsigned prefix_limit;         /* per /48 or /24, per bucket and result set (2; 0 = off) */
+    unsigned request_timeout_ms;   /* per attempt (700) */
+    unsigned retries;              /* extra attempts after a timeout (1) */
+    unsigned lookup_timeout_ms;    /* whole lookup (4000) */
+    unsigned max_values;           /* stored records (8192) */
+    unsigned store_burst;          /* per-source STORE token bucket size (16) */
+    unsigned store_per_min;        /* and refill rate (30) */
+    unsigned query_burst;          /* per-source token bucket for every request (100; 0 = off) */
+    unsigned query_per_s;          /* and its refill rate (50; limits.dht_rate in vx6d) */
+    unsigned query_limit_loopback; /* also limit loopback sources (0: exempt, local) */
+    unsigned max_lookups;          /* concurrent lookups (256) */
+    unsigned token_rotate_s;       /* store token secret rotation (300) */
+    unsigned refresh_s;            /* bucket refresh after idle (900; 0 = off) */
+    unsigned republish_s;          /* own records (1800) */
+    unsigned replicate_s;          /* stored records to the k closest (3600; 0 = off) */
+    unsigned ping_interval_ms;     /* min time between liveness pings of a contact (30000) */
 };
 
 void vx_dhtcore_conf_default(struct vx_dhtcore_conf *conf);
@@ -81,6 +84,7 @@ struct vx_dhtcore_stats {
     size_t contacts, buckets, values, published, lookups_active, pending;
     uint64_t msgs_in, msgs_out, bad_msgs;
     uint64_t stores_accepted, stores_rejected, stores_bad_token, stores_rate_limited;
+    uint64_t queries_rate_limited; /* requests dropped unanswered by query_per_s */
     uint64_t lookups_ok, lookups_failed;
 };
 

@@ -463,6 +463,58 @@ static void test_rate_limit(void **state)
     vx_registry_free(target.reg);
 }
 
+/* limits.dht_rate: requests beyond the per-source bucket get no answer at
+ * all; the bucket refills at the configured rate. */
+static void test_query_rate_limit(void **state)
+{
+    struct node target;
+    struct vx_dht_conf conf;
+    struct peer a;
+    struct vx_dht_stats st;
+    uint8_t buf[VX_DHTMSG_MAX], rbuf[VX_DHTMSG_MAX];
+    int answered = 0;
+    (void)state;
+    memset(&target, 0, sizeof(target));
+    test_conf(&conf, 20);
+    conf.core.query_burst = 5;
+    conf.core.query_per_s = 1;
+    conf.core.query_limit_loopback = 1; /* the test peer is on 127.0.0.1 */
+    node_start(&target, 70, &conf);
+    peer_open(&a, 0xe5);
+    for (int i = 0; i < 30; i++) {
+        struct vx_dhtmsg m;
+        memset(&m, 0, sizeof(m));
+        m.type = VX_DHT_FIND_NODE;
+        memset(m.target, i, 32);
+        memcpy(m.sender, a.id, 32);
+        randombytes_buf(m.txid, sizeof(m.txid));
+        int n = vx_dhtmsg_encode(&m, buf, sizeof(buf));
+        assert_true(n > 0);
+        assert_int_equal(sendto(a.fd, buf, (size_t)n, 0, (struct sockaddr *)&target.addr,
+                                sizeof(struct sockaddr_in)),
+                         n);
+    }
+    tu_run_for(loop, 0.3);
+    for (;;) {
+        struct vx_dhtmsg r;
+        ssize_t n = recv(a.fd, rbuf, sizeof(rbuf), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        if (vx_dhtmsg_decode(&r, rbuf, (size_t)n) == 0 && r.type == VX_DHT_NODES)
+            answered++;
+    }
+    vx_dht_stats(target.dht, &st);
+    assert_int_equal(answered, 5);
+    assert_int_equal(st.core.queries_rate_limited, 25);
+    /* One request per second refills: after 1.2 s the source is answered. */
+    tu_run_for(loop, 1.2);
+    uint8_t tok[16];
+    get_token(&a, &target, tok);
+    close(a.fd);
+    vx_dht_free(target.dht);
+    vx_registry_free(target.reg);
+}
+
 static void test_garbage(void **state)
 {
     struct node target;
@@ -501,9 +553,8 @@ static void test_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_network),
-            cmocka_unit_test(test_admission),
-            cmocka_unit_test(test_rate_limit),
+            cmocka_unit_test(test_network),    cmocka_unit_test(test_admission),
+            cmocka_unit_test(test_rate_limit), cmocka_unit_test(test_query_rate_limit),
             cmocka_unit_test(test_garbage),
     };
     vx_log_set_level(VX_LOG_NONE);
