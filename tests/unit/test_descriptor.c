@@ -60,8 +60,10 @@ static void fill(struct vx_hsdesc *d, int n, int eps)
         memset(in->node_pk, 0x10 + i, 32);
         memset(in->auth_key, 0x20 + i, 32);
         memset(in->enc_key, 0x30 + i, 32);
+        /* n_endpoints may claim more than the array holds (to test that the
+         * encoder refuses it); only the array's entries are written. */
         in->n_endpoints = (uint8_t)eps;
-        for (int j = 0; j < eps; j++) {
+        for (int j = 0; j < eps && j < VX_HSDESC_MAX_EP; j++) {
             in->ep[j].family = j ? 4 : 6;
             in->ep[j].transports = (uint8_t)(1 + j);
             in->ep[j].port = (uint16_t)(4242 + i);
