@@ -1370,9 +1370,9 @@ static int disco_start(struct vx_daemon *d, void *arg)
         conf.core.prefix_limit = (unsigned)strtoul(env, NULL, 10);
     conf.core.lookup_timeout_ms = VX_DISCO_RESOLVE_MS / 3;
     /* limits.dht_rate: requests per second from one source (IPv6 /64 or
-     * IPv4 address), with two seconds' worth of burst. */
+     * IPv4 address). */
     conf.core.query_per_s = cfg->limits.dht_rate;
-    conf.core.query_burst = 2 * conf.core.query_per_s;
+    conf.core.query_burst = 10 * conf.core.query_per_s; /* bursts pass, floods do not */
     ds->dht = vx_dht_new(ds->loop, ds->id, ds->reg, &conf);
     vx_daemon_publish(d, VX_OBJ_DHT, ds->dht); /* metrics */
     if (ds->start_fn)

@@ -156,7 +156,7 @@ void vx_dhtcore_conf_default(struct vx_dhtcore_conf *c)
     c->max_values = 8192;
     c->store_burst = 16;
     c->store_per_min = 30;
-    c->query_burst = 100;
+    c->query_burst = 0; /* off unless the embedder sets a rate (vx6d does) */
     c->query_per_s = 50;
     c->max_lookups = 256;
     c->token_rotate_s = 300;

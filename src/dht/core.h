@@ -37,8 +37,8 @@ struct vx_dhtcore_conf {
     unsigned max_values;           /* stored records (8192) */
     unsigned store_burst;          /* per-source STORE token bucket size (16) */
     unsigned store_per_min;        /* and refill rate (30) */
-    unsigned query_burst;          /* per-source token bucket for every request (100; 0 = off) */
-    unsigned query_per_s;          /* and its refill rate (50; limits.dht_rate in vx6d) */
+    unsigned query_burst;          /* per-source bucket for every request (0 = off; vx6d */
+    unsigned query_per_s;          /* sets limits.dht_rate/s with 10 s of burst) */
     unsigned query_limit_loopback; /* also limit loopback sources (0: exempt, local) */
     unsigned max_lookups;          /* concurrent lookups (256) */
     unsigned token_rotate_s;       /* store token secret rotation (300) */
