@@ -15,6 +15,7 @@
 #include "daemon/config.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,32 +41,6 @@ static void oom(void)
 {
     log_err(LD_CONFIG, "out of memory while handling the configuration");
     abort();
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz ? sz : 1);
-    if (!p)
-        oom();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n, size_t sz)
-{
-    if (sz && n > SIZE_MAX / sz)
-        oom();
-    p = realloc(p, (n * sz) != 0 ? n * sz : 1);
-    if (!p)
-        oom();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        oom();
-    return d;
 }
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -262,7 +237,7 @@ static void ynode_add(struct ynode *parent, struct ynode *kid)
 {
     if (parent->n == parent->cap) {
         parent->cap = parent->cap ? parent->cap * 2 : 8;
-        parent->kids = xrealloc(parent->kids, parent->cap, sizeof(*parent->kids));
+        parent->kids = xreallocarray(parent->kids, parent->cap, sizeof(*parent->kids));
     }
     parent->kids[parent->n++] = kid;
 }
@@ -1595,11 +1570,8 @@ static void h_xdp_udp_burst(struct ctx *c, const struct ynode *v, void *obj)
 }
 
 static const struct keydef xdp_keys[] = {
-        {"interface", h_xdp_interface},
-        {"mode", h_xdp_mode},
-        {"udp_rate", h_xdp_udp_rate},
-        {"udp_burst", h_xdp_udp_burst},
-        {NULL, NULL},
+        {"interface", h_xdp_interface}, {"mode", h_xdp_mode}, {"udp_rate", h_xdp_udp_rate},
+        {"udp_burst", h_xdp_udp_burst}, {NULL, NULL},
 };
 
 static void h_xdp(struct ctx *c, const struct ynode *v, void *obj)

@@ -3,6 +3,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -74,14 +75,6 @@ struct vx_control {
     size_t n_dead;
     double idle_timeout; /* seconds */
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---- request parsing --------------------------------------------------- */
 

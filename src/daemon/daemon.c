@@ -8,6 +8,7 @@
 #include "lib/metrics.h"
 #include "lib/vxtime.h"
 #include "transport/transport.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -62,14 +63,6 @@ static const char *const slot_names[VX_SLOT_COUNT_] = {
 const char *vx_daemon_slot_name(enum vx_daemon_slot slot)
 {
     return (unsigned)slot < VX_SLOT_COUNT_ ? slot_names[slot] : "?";
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
 }
 
 /* ---- accessors --------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include "dht/lookup.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define MAX_PENDING   4096
 #define MAINT_MS      1000
@@ -164,22 +165,6 @@ void vx_dhtcore_conf_default(struct vx_dhtcore_conf *c)
     c->republish_s = 1800;
     c->replicate_s = 3600;
     c->ping_interval_ms = 30000;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p)
-        abort();
-    return p;
 }
 
 struct vx_dhtcore *vx_dhtcore_new(const struct vx_dhtcore_conf *conf,
@@ -379,7 +364,7 @@ static int value_put(struct vx_dhtcore *c, const struct vx_record *rec, const ui
         }
         if (c->n_vals == c->cap_vals) {
             c->cap_vals = c->cap_vals ? c->cap_vals * 2 : 8;
-            c->vals = xrealloc(c->vals, c->cap_vals * sizeof(*c->vals));
+            c->vals = xreallocarray(c->vals, c->cap_vals, sizeof(*c->vals));
         }
         v = &c->vals[c->n_vals++];
         memcpy(v->key, key, sizeof(key));
@@ -439,7 +424,7 @@ static int request(struct vx_dhtcore *c, const struct vx_dhtaddr *to, const uint
         return -1;
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? c->cap_pend * 2 : 8;
-        c->pend = xrealloc(c->pend, c->cap_pend * sizeof(*c->pend));
+        c->pend = xreallocarray(c->pend, c->cap_pend, sizeof(*c->pend));
     }
     p = &c->pend[c->n_pend];
     memset(p, 0, sizeof(*p));
@@ -725,7 +710,7 @@ int vx_dhtcore_publish(struct vx_dhtcore *c, const struct vx_record *rec, vx_dht
     } else {
         if (c->n_pubs == c->cap_pubs) {
             c->cap_pubs = c->cap_pubs ? c->cap_pubs * 2 : 4;
-            c->pubs = xrealloc(c->pubs, c->cap_pubs * sizeof(*c->pubs));
+            c->pubs = xreallocarray(c->pubs, c->cap_pubs, sizeof(*c->pubs));
         }
         p = &c->pubs[c->n_pubs++];
         memcpy(p->key, key, sizeof(key));

@@ -22,6 +22,7 @@
 #include "lib/err.h"
 #include "lib/limits.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define READ_CHUNK 4096
 #define RELAY_BUF  (256 * 1024)
@@ -116,22 +117,6 @@ struct vx_front {
     uint32_t max_per_client;
     struct vx_front_stats st;
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 /* ---- connection life cycle ---------------------------------------------- */
 

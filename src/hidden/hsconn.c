@@ -24,6 +24,7 @@
 #include "lib/vxtime.h"
 #include "service/service.h"
 #include "wire/cell.h"
+#include "lib/xalloc.h"
 
 #define REPLAY_MAX       4096
 #define REFILL_FAIL_S    1.0  /* after an intro circuit failed to build */
@@ -32,14 +33,6 @@
 #define CLIENT_BEGIN_S   ((VX_SERVICE_CONNECT_TIMEOUT_MS + 2000) / 1000.0)
 #define HS_BEGIN_NAME    "hs"
 #define MAX_AUTH_ENTRIES 32
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---------------------------------------------------------------------- */
 /* shared helpers */

@@ -8,20 +8,13 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/vxtime.h"
+#include "lib/xalloc.h"
 
 #include <ev.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---- owner ------------------------------------------------------------ */
 

@@ -2,6 +2,7 @@
 #include "hidden/intro.h"
 #include "lib/err.h"
 #include "wire/cursor.h"
+#include "lib/xalloc.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -298,14 +299,6 @@ struct vx_replay {
     uint8_t key[crypto_shorthash_KEYBYTES];
     struct vx_replay_stats st;
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 struct vx_replay *vx_replay_new(size_t max)
 {

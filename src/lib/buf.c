@@ -1,6 +1,7 @@
 /* buf.c — a capped chunk queue. */
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,14 +22,6 @@ struct vx_buf {
 };
 
 #define MAX_IOV 16
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 struct vx_buf *vx_buf_new(size_t cap)
 {

@@ -1,6 +1,7 @@
 /* json.c — a tiny streaming JSON writer. */
 #include "lib/json.h"
 #include "lib/err.h"
+#include "lib/xalloc.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -20,14 +21,6 @@ struct vx_json {
     bool done;                       /* the root value is complete */
     bool error;
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q)
-        abort();
-    return q;
-}
 
 struct vx_json *vx_json_new(void)
 {

@@ -8,16 +8,9 @@
 
 #include "lib/addr.h"
 #include "lib/err.h"
+#include "lib/xalloc.h"
 
 #define NIL UINT32_MAX
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 int vx_prefix_from_sockaddr(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
                             struct vx_prefix *out)

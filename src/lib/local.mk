@@ -6,7 +6,8 @@ libvx6_a_SOURCES += \
 libvx6_a_SOURCES += \
 	src/lib/base32.c src/lib/base32.h \
 	src/lib/buf.c src/lib/buf.h \
-	src/lib/fileio.c src/lib/fileio.h
+	src/lib/fileio.c src/lib/fileio.h \
+	src/lib/xalloc.c src/lib/xalloc.h
 
 check_PROGRAMS += tests/unit/test_base32 tests/unit/test_buf
 TESTS += tests/unit/test_base32 tests/unit/test_buf

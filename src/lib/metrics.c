@@ -17,6 +17,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 enum mtype { MT_COUNTER, MT_GAUGE, MT_HISTOGRAM };
 
@@ -63,30 +64,6 @@ struct vx_metrics {
     struct collector *collectors;
     struct server *srv;
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xrealloc(void *p, size_t sz)
-{
-    p = realloc(p, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---- growable string ---- */
 

@@ -19,6 +19,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "path/circuit.h"
+#include "lib/xalloc.h"
 
 #define DESC_MAX (VX_NAME_HOST_MAX + 8)
 #define GAI_POLL 0.005
@@ -122,7 +123,7 @@ struct vx_path_req {
     int has_dest_key;
     struct sockaddr_storage dest_addr; /* direct mode: where the node is */
     socklen_t dest_addrlen;
-    int direct_try; /* auto: the direct attempt in progress may fall back */
+    int direct_try;        /* auto: the direct attempt in progress may fall back */
     ev_timer direct_timer; /* auto: the direct attempt's own budget */
 };
 
@@ -137,22 +138,6 @@ struct vx_path_lookup {
     char line[VX_NAME_HOST_MAX + VX_NODE_ID_STRLEN + VX_ADDR_STRLEN + VX_PATH_HOW_MAX + 64];
     char host[VX_NAME_HOST_MAX + 1];
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 const char *vx_route_name(enum vx_route r)
 {
@@ -1279,8 +1264,8 @@ static int describe(const struct vx_path *p, const char *host, const struct vx_n
         return 0;
     case VX_NAME_HIDDEN:
         if (!p->hs) {
-            snprintf(out, cap, "%s%s: hidden service (not available: no DHT or relays here)",
-                     host, vias);
+            snprintf(out, cap, "%s%s: hidden service (not available: no DHT or relays here)", host,
+                     vias);
             return VX_ERR_NOTFOUND;
         }
         snprintf(out, cap, "%s%s: hidden service %s.vx6 (rendezvous through relays)", host, vias,

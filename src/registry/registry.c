@@ -14,6 +14,7 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "wire/cursor.h"
+#include "lib/xalloc.h"
 
 #define MAGIC          "vx6reg"
 #define MAGIC_LEN      6
@@ -48,16 +49,6 @@ struct vx_registry {
     struct reg_alias *aliases;
     size_t n_aliases;
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p) {
-        log_err(LD_REGISTRY, "out of memory");
-        abort();
-    }
-    return p;
-}
 
 struct vx_registry *vx_registry_new(const char *path)
 {

@@ -2,6 +2,7 @@
 #include "service/service.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -35,14 +36,6 @@ struct vx_services {
     struct pending *pending;
     struct vx_service_stats stats;
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 struct vx_services *vx_services_new(struct ev_loop *loop)
 {

@@ -36,6 +36,7 @@
 #include "transport/transport_impl.h"
 #include "wire/cursor.h"
 #include "wire/frame.h"
+#include "lib/xalloc.h"
 
 _Static_assert(VX_TARGET_NAME_MAX == VX_WIRE_NAME_MAX, "target name size");
 _Static_assert(VX_TARGET_DATA_MAX == VX_WIRE_TDATA_MAX, "target data size");
@@ -200,22 +201,6 @@ struct vx_transport {
 
 static const struct vx_transport_ops tcp_ops;
 static const struct vx_stream_ops tcp_stream_ops;
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xmalloc(size_t sz)
-{
-    void *p = malloc(sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---------------------------------------------------------------------- */
 /* stream table */
@@ -850,8 +835,7 @@ static void on_stream_open(struct session *s, const struct vx_frame *f)
     else if (s->nstreams >= t->conf.max_streams) {
         refuse = VX_RSN_LIMIT;
         t->st.limit_streams++;
-    }
-    else if (!t->base.accept_fn)
+    } else if (!t->base.accept_fn)
         refuse = VX_RSN_REFUSED;
     if (refuse != VX_RSN_NONE) {
         struct vx_frame r = {.type = VX_FR_OPEN_FAIL, .sid = f->sid, .reason = refuse};
