@@ -83,9 +83,9 @@ libvx6_a_SOURCES += src/daemon/xdpmod.c src/daemon/xdpmod.h \
 	src/daemon/notify.c src/daemon/notify.h
 TESTS += tests/net/sdnotify.sh
 EXTRA_DIST += tests/net/sdnotify.sh
-EXTRA_DIST += tests/net/xdp_daemon.sh
+EXTRA_DIST += tests/net/xdp_daemon.sh tests/net/xdp_flood.sh
 if HAVE_XDP
-TESTS += tests/net/xdp_daemon.sh
+TESTS += tests/net/xdp_daemon.sh tests/net/xdp_flood.sh
 endif
 TESTS += tests/net/metrics.sh
 EXTRA_DIST += tests/net/metrics.sh

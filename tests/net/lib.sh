@@ -5,6 +5,10 @@
 #                                   fd00:5::K/64 and 10.55.0.K/24 (nodad), lo up
 #   vx_node NS NAME <<<YAML         start a node in NS with that config and a
 #                                   temp data dir; waits until it is ready
+#   vx_vx6d NS CONFIG LOG [PRE...]  start vx6d -c CONFIG in NS (under PRE...:
+#                                   setpriv, env...); sets VX_PID, waits until
+#                                   its control socket answers
+#   nsx NS CMD...                   run CMD in NS
 #   vx_node_addr K                  fd00:5::K as used in SERVICE.<addr>.ipv6.vx6
 #   vx_netns_up48 N                 like vx_netns_up, but node K is fd00:K::1/64
 #                                   (its own /48: relay diversity rules hold)
@@ -13,6 +17,9 @@
 #   vx_wait_tcp NS HOST PORT        wait until something listens there
 #   check DESC CMD...               run CMD, print ok/FAIL, count failures
 #   vx_finish                       exit 1 if any check failed, else 0
+# NS is K (namespace $VXP-K) or a full name $VXP-...; a script making its own
+# namespaces names them $VXP-something and adds them to VX_NS, its processes
+# to VX_PIDS.
 # Everything started is killed and the namespaces deleted on exit.
 # VX6_NODE_BIN picks the node binary (default: vx6d when built with the
 # gateway, else tests/tools/vx6-gw-node).
@@ -63,7 +70,9 @@ vx_finish() {
     exit 1
 }
 
-nsx() { local ns=$1; shift; ip netns exec "$VXP-$ns" "$@"; }
+vx_ns() { case $1 in "$VXP"-*) echo "$1" ;; *) echo "$VXP-$1" ;; esac; }
+
+nsx() { local ns=$1; shift; ip netns exec "$(vx_ns "$ns")" "$@"; }
 
 vx_netns_up() {
     local n=$1 k sw=$VXP-sw
@@ -133,7 +142,7 @@ vx_ctl() {
 
 vx_bg() {
     local ns=$1; shift
-    ip netns exec "$VXP-$ns" "$@" &
+    ip netns exec "$(vx_ns "$ns")" "$@" &
     VX_PIDS+=($!)
 }
 
@@ -147,32 +156,50 @@ vx_wait_tcp() { # NS HOST PORT
     return 1
 }
 
+# vx_vx6d NS CONFIG LOG [PREFIX...]: vx6d -c CONFIG in NS, output to LOG,
+# run through PREFIX if given (setpriv ..., env VAR=...).  Sets VX_PID and
+# waits until the control socket named in CONFIG answers.  VX6_NODE_BIN, if
+# it names a vx6d (an ASan build, say), is the one run.
+vx_vx6d() {
+    local ns=$1 cfg=$2 log=$3 sock bin i
+    shift 3
+    sock=$(sed -n 's/^control_socket: *//p' "$cfg")
+    bin=$(vx_node_bin)
+    [ "$(basename "$bin")" = vx6d ] || bin=$VX_BLD/vx6d
+    ip netns exec "$(vx_ns "$ns")" "$@" "$bin" -c "$cfg" >"$log" 2>&1 &
+    VX_PID=$!
+    VX_PIDS+=($VX_PID)
+    for i in $(seq 1 100); do
+        "$VX_BLD/vx6" -s "$sock" status >/dev/null 2>&1 && return 0
+        kill -0 $VX_PID 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "vx6d ($cfg) did not start:" >&2
+    tail -n 20 "$log" >&2
+    return 1
+}
+
 # vx_node NS NAME: config on stdin.  Sets NODE_PID_<NAME>.  Runs vx6d (or
 # VX6_NODE_BIN, a test node that takes the config as its argument and
 # prints "ready") and waits until it answers.
 vx_node() {
-    local ns=$1 name=$2 bin
+    local ns=$1 name=$2 bin pid i
     bin=$(vx_node_bin)
     mkdir -p "$VX_TMP/$name.d"
     { echo "data_dir: $VX_TMP/$name.d"; echo "control_socket: $VX_TMP/$name.sock"; cat; } \
         >"$VX_TMP/$name.yaml"
     if [ "$(basename "$bin")" = vx6d ]; then
-        ip netns exec "$VXP-$ns" "$bin" -c "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" \
-            2>"$VX_TMP/$name.log" &
-    else
-        ip netns exec "$VXP-$ns" "$bin" "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" \
-            2>"$VX_TMP/$name.log" &
+        vx_vx6d "$ns" "$VX_TMP/$name.yaml" "$VX_TMP/$name.log" || return 1
+        eval "NODE_PID_$name=$VX_PID"
+        return 0
     fi
-    local pid=$!
+    ip netns exec "$(vx_ns "$ns")" "$bin" "$VX_TMP/$name.yaml" >"$VX_TMP/$name.out" \
+        2>"$VX_TMP/$name.log" &
+    pid=$!
     VX_PIDS+=($pid)
     eval "NODE_PID_$name=$pid"
-    local i
     for i in $(seq 1 100); do
-        if [ "$(basename "$bin")" = vx6d ]; then
-            vx_ctl "$name" status >/dev/null 2>&1 && return 0
-        else
-            grep -q ready "$VX_TMP/$name.out" 2>/dev/null && return 0
-        fi
+        grep -q ready "$VX_TMP/$name.out" 2>/dev/null && return 0
         kill -0 $pid 2>/dev/null || break
         sleep 0.05
     done

@@ -15,44 +15,29 @@
 # (SOCKS reply != 0) while 3 stay open; vx6_limit_hits_total counts them.
 # Both nodes use the TCP transport: it refuses streams over the peer's
 # limit at once (QUIC queues them for stream credit until the open timeout).
-set -u
-SRC=${VX6_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BLD=${VX6_BUILDDIR:-$SRC}
-D=$BLD/vx6d V=$BLD/vx6
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
-command -v python3 >/dev/null || skip "python3 not installed"
-command -v curl >/dev/null || skip "curl not installed"
+. "$(dirname "$0")/lib.sh"
+D=$VX_BLD/vx6d V=$VX_BLD/vx6
+vx_require_root
+command -v python3 >/dev/null || vx_skip "python3 not installed"
+command -v curl >/dev/null || vx_skip "curl not installed"
 for b in "$D" "$V"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 
-P=vx6l$$
-A=$P-a B=$P-b
-tmp=$(mktemp -d /tmp/vx6-limits.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.1
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    for n in $A $B; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+A=$VXP-a B=$VXP-b
+tmp=$VX_TMP
 
 pass=0 fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 metric() {
     nsx "$1" curl -s --max-time 5 http://127.0.0.1:9106/metrics |
         awk -v k="$2" '$1 == k { v = $2 } END { print v == "" ? 0 : v }'
 }
 between() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 
-ip netns add $A || skip "cannot create network namespaces"
+ip netns add $A
 ip netns add $B
+VX_NS+=("$A" "$B")
 ip -n $A link add e0 type veth peer name e0 netns $B
 for n in $A $B; do ip -n $n link set lo up; ip -n $n link set e0 up; done
 ip -n $A addr add fd00:9::1/64 dev e0 nodad
@@ -161,21 +146,9 @@ s.bind(("127.0.0.1", 7000)); s.listen(64); keep = []
 while True:
     c, _ = s.accept(); keep.append(c)
 ' &
-pids+=($!)
+VX_PIDS+=($!)
 
-node() { # node NS NAME: config on stdin
-    local ns=$1 name=$2
-    { echo "data_dir: $tmp/$name.d"; echo "control_socket: $tmp/$name.sock"; cat; } >"$tmp/$name.yaml"
-    ip netns exec "$ns" "$D" -c "$tmp/$name.yaml" 2>"$tmp/$name.log" &
-    pids+=($!)
-    for _ in $(seq 100); do
-        "$V" -s "$tmp/$name.sock" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "vx6d $name did not start" >&2
-    return 1
-}
-node $A a <<'YAML' || exit 1
+vx_node $A a <<'YAML' || exit 1
 listen: ["[::]:4242"]
 transport: tcp
 socks: off
@@ -187,7 +160,7 @@ limits:
   handshake_timeout: 1s
   max_streams_per_peer: 3
 YAML
-node $B b <<'YAML' || exit 1
+vx_node $B b <<'YAML' || exit 1
 listen: ["[::]:4242"]
 transport: tcp
 socks: 127.0.0.1:1080
@@ -231,7 +204,7 @@ check "SOCKS: 8 connections from one client, 2 over the limit of 6 closed ($clos
 # --- streams per peer --------------------------------------------------------
 s0=$(metric $A 'vx6_limit_hits_total{limit="max_streams_per_peer"}')
 ip netns exec $B $C socks 127.0.0.1 1080 hold.fd00-9--1.ipv6.vx6 80 5 3 >"$tmp/socks.out" &
-pids+=($!)
+VX_PIDS+=($!)
 for _ in $(seq 100); do [ -s "$tmp/socks.out" ] && break; sleep 0.05; done
 read -r -a codes <"$tmp/socks.out"
 n_ok=0 n_ref=0

@@ -11,36 +11,20 @@
 # stream and byte counters moved on both nodes and A counted the service
 # stream; a bad handshake moves vx6_errors_total{reason="handshake"};
 # `metrics: off` + reload closes the endpoint, and turning it back on reopens it.
-set -u
-SRC=${VX6_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BLD=${VX6_BUILDDIR:-$SRC}
-D=$BLD/vx6d V=$BLD/vx6
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
-command -v python3 >/dev/null || skip "python3 not installed"
-command -v curl >/dev/null || skip "curl not installed"
+. "$(dirname "$0")/lib.sh"
+D=$VX_BLD/vx6d V=$VX_BLD/vx6
+vx_require_root
+command -v python3 >/dev/null || vx_skip "python3 not installed"
+command -v curl >/dev/null || vx_skip "curl not installed"
 for b in "$D" "$V"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 
-P=vx6m$$
-A=$P-a B=$P-b
-tmp=$(mktemp -d /tmp/vx6-metrics.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.1
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    for n in $A $B; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+A=$VXP-a B=$VXP-b
+tmp=$VX_TMP
 
 pass=0 fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 jget() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 scrape() { nsx "$1" curl -s --max-time 5 "http://127.0.0.1:9106/metrics"; }
 # metric NS 'name{labels}' -> its value (0 if absent)
@@ -48,8 +32,9 @@ metric() {
     scrape "$1" | awk -v k="$2" '$1 == k { v = $2 } END { print v == "" ? 0 : v }'
 }
 
-ip netns add $A || skip "cannot create network namespaces"
+ip netns add $A
 ip netns add $B
+VX_NS+=("$A" "$B")
 ip -n $A link add e0 type veth peer name e0 netns $B
 for n in $A $B; do ip -n $n link set lo up; ip -n $n link set e0 up; done
 ip -n $A addr add fd00:8::1/64 dev e0 nodad
@@ -58,27 +43,14 @@ ip -n $B addr add fd00:8::2/64 dev e0 nodad
 mkdir -p "$tmp/www"
 head -c 200000 /dev/urandom | base64 >"$tmp/www/big.txt"
 ip netns exec $A python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" 8080 >/dev/null 2>&1 &
-pids+=($!)
+VX_PIDS+=($!)
 for _ in $(seq 100); do
     nsx $A bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' 2>/dev/null && break
     sleep 0.05
 done
 
-node() { # node NS NAME: config on stdin (data_dir/control_socket added)
-    local ns=$1 name=$2
-    { echo "data_dir: $tmp/$name.d"; echo "control_socket: $tmp/$name.sock"; cat; } >"$tmp/$name.yaml"
-    ip netns exec "$ns" "$D" -c "$tmp/$name.yaml" 2>"$tmp/$name.log" &
-    pids+=($!)
-    eval "PID_$name=$!"
-    for _ in $(seq 100); do
-        "$V" -s "$tmp/$name.sock" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "vx6d $name did not start" >&2
-    return 1
-}
 
-node $A a <<'YAML' || exit 1
+vx_node $A a <<'YAML' || exit 1
 listen: ["[::]:4242"]
 socks: off
 metrics: 127.0.0.1:9106
@@ -87,7 +59,7 @@ services:
     ports:
       80: 127.0.0.1:8080
 YAML
-node $B b <<'YAML' || exit 1
+vx_node $B b <<'YAML' || exit 1
 listen: ["[::]:4242"]
 socks: 127.0.0.1:1080
 metrics: 127.0.0.1:9106

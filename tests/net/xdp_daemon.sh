@@ -9,42 +9,29 @@
 # puts it back; SIGTERM detaches; without CAP_NET_ADMIN/CAP_BPF or with a
 # missing interface vx6d says why and runs on; a peer hammering the node
 # port with bad handshakes is blocked in XDP (when vx6d has a transport).
-set -u
-SRC=${VX6_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BLD=${VX6_BUILDDIR:-$SRC}
-D=$BLD/vx6d V=$BLD/vx6 PY=$SRC/tests/net/vx6udp.py
+. "$(dirname "$0")/lib.sh"
+D=$VX_BLD/vx6d V=$VX_BLD/vx6 PY=$VX_SRC/tests/net/vx6udp.py
 PORT=4242
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces and XDP"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
-command -v python3 >/dev/null || skip "python3 not installed"
-command -v curl >/dev/null || skip "curl not installed"
+vx_require_root
+command -v python3 >/dev/null || vx_skip "python3 not installed"
+command -v curl >/dev/null || vx_skip "curl not installed"
 for b in "$D" "$V"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 
-P=vx6xd$$
-A=$P-a B=$P-b
-tmp=$(mktemp -d /tmp/vx6-xdpd.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    for n in $A $B; do ip netns del "$n" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+A=$VXP-a B=$VXP-b
+tmp=$VX_TMP
 
 pass=0 fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 # jget FILE EXPR: a value from a JSON document (python expression on j)
 jget() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 has_prog() { ip -n $A link show a0 | grep -q "prog/xdp"; }
 
-ip netns add $A || skip "cannot create network namespaces"
+ip netns add $A
 ip netns add $B
+VX_NS+=("$A" "$B")
 ip -n $A link add a0 type veth peer name b0 netns $B
 for n in $A $B; do ip -n $n link set lo up; done
 ip -n $A link set a0 up
@@ -68,19 +55,7 @@ xdp:
   udp_burst: 2000
 YAML
 
-start_daemon() { # start_daemon CONFIG LOG [PREFIX...]: sets vpid
-    local cfg=$1 log=$2; shift 2
-    ip netns exec $A "$@" "$D" -c "$cfg" 2>"$log" &
-    vpid=$!
-    pids+=($vpid)
-    for _ in $(seq 100); do
-        "$V" -s "$(sed -n 's/^control_socket: //p' "$cfg")" status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-check "vx6d starts" start_daemon "$tmp/vx6.yaml" "$tmp/vx6d.log"
+check "vx6d starts" vx_vx6d $A "$tmp/vx6.yaml" "$tmp/vx6d.log"
 check "the classifier is attached to a0 (ip link)" has_prog
 "$V" -s $SOCK ebpf status --json >"$tmp/st0.json"
 check "ebpf status: attached, generic, a0" \
@@ -174,44 +149,44 @@ check "ebpf attach --mode bogus: usage error" \
     sh -c "'$V' -s $SOCK ebpf attach a0 --mode bogus 2>/dev/null; [ \$? -eq 2 ]"
 
 # SIGTERM detaches.
-kill -TERM $vpid
-wait $vpid
+kill -TERM $VX_PID
+wait $VX_PID
 check "vx6d exits 0" [ $? -eq 0 ]
 check "after SIGTERM: no program left on a0" sh -c "! ip -n $A link show a0 | grep -q xdp"
 
 # Without the capabilities: vx6d says why and runs on.
 sed -e "s|^metrics:.*|metrics: off|" "$tmp/vx6.yaml" >"$tmp/nocap.yaml"
 if setpriv --bounding-set=-net_admin,-bpf,-sys_admin true 2>/dev/null; then
-    check "without CAP_NET_ADMIN/CAP_BPF: vx6d starts" start_daemon "$tmp/nocap.yaml" "$tmp/nocap.log" \
+    check "without CAP_NET_ADMIN/CAP_BPF: vx6d starts" vx_vx6d $A "$tmp/nocap.yaml" "$tmp/nocap.log" \
         setpriv --bounding-set=-net_admin,-bpf,-sys_admin --inh-caps=-net_admin,-bpf,-sys_admin
     "$V" -s $SOCK ebpf status --json >"$tmp/st6.json"
     check "without caps: ebpf status says CAP_NET_ADMIN and CAP_BPF" \
         sh -c "jq -r . '$tmp/st6.json' 2>/dev/null | grep -q 'CAP_NET_ADMIN' || grep -q CAP_NET_ADMIN '$tmp/st6.json'"
     check "without caps: the log says vx6d runs without it" grep -q "runs without it" "$tmp/nocap.log"
     check "without caps: nothing attached" sh -c "! ip -n $A link show a0 | grep -q xdp"
-    kill -TERM $vpid; wait $vpid
+    kill -TERM $VX_PID; wait $VX_PID
 else
     echo "skip - setpriv cannot drop capabilities here"
 fi
 
 # A missing interface: same.
 sed -e "s|interface: a0|interface: nosuch0|" "$tmp/nocap.yaml" >"$tmp/noif.yaml"
-check "missing interface: vx6d starts" start_daemon "$tmp/noif.yaml" "$tmp/noif.log"
+check "missing interface: vx6d starts" vx_vx6d $A "$tmp/noif.yaml" "$tmp/noif.log"
 "$V" -s $SOCK status >"$tmp/noif.txt"
 check "missing interface: vx6 status says no such interface" grep -q "^xdp: .*no such interface" "$tmp/noif.txt"
-kill -TERM $vpid; wait $vpid
+kill -TERM $VX_PID; wait $VX_PID
 
 # Native mode on a veth without a program on the peer may or may not work;
 # when the kernel refuses, the reason suggests generic mode.
 sed -e "s|mode: generic|mode: native|" "$tmp/nocap.yaml" >"$tmp/native.yaml"
-check "native mode: vx6d starts" start_daemon "$tmp/native.yaml" "$tmp/native.log"
+check "native mode: vx6d starts" vx_vx6d $A "$tmp/native.yaml" "$tmp/native.log"
 "$V" -s $SOCK ebpf status --json >"$tmp/st7.json"
 if [ "$(jget "$tmp/st7.json" 'j["attached"]')" = "True" ]; then
     check "native mode: attached in native mode" [ "$(jget "$tmp/st7.json" 'j["mode"]')" = "native" ]
 else
     check "native mode refused: reason suggests generic" grep -q "generic" "$tmp/st7.json"
 fi
-kill -TERM $vpid; wait $vpid
+kill -TERM $VX_PID; wait $VX_PID
 check "native mode: detached on stop" sh -c "! ip -n $A link show a0 | grep -q xdp"
 
 echo "# $pass passed, $fail failed"
