@@ -80,9 +80,10 @@ size_t vx_xdp_default_rules(struct vx_xdp_rule *rules, size_t max)
     rules[0].value[1] = 0x00;
     rules[0].min_len = VX_DHTMSG_HDR_LEN;
     rules[0].cls = VX_XDP_CLASS_DHT;
-    /* QUIC: fixed bit in either header form. */
-    rules[1].mask[0] = 0x40;
-    rules[1].value[0] = 0x40;
+    /* QUIC: everything else, as in vx6d's own demultiplexer.  The fixed bit
+     * (0x40) cannot be relied on: ngtcp2 peers grease it (RFC 9287), so a
+     * short-header packet may start with anything but 0x80.  21 bytes is
+     * the shortest packet a peer can send: header, packet number, tag. */
     rules[1].min_len = 21;
     rules[1].cls = VX_XDP_CLASS_QUIC;
     return 2;

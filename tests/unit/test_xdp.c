@@ -39,6 +39,7 @@ struct spec {
 /* A DHT PING header (src/dht/dhtmsg.h): version 1, type 1, txid, sender. */
 static const uint8_t dht[44] = {0x01, 0x01, 't', 'x', 'i', 'd', '0', '0', '0', '1'};
 static uint8_t quic[40];
+static uint8_t quic_greased[40]; /* short header, fixed bit cleared (RFC 9287) */
 static const uint8_t dht_long[64] = {0x01, 0x03};
 
 static size_t put16(uint8_t *p, uint16_t v)
@@ -162,6 +163,7 @@ static void test_classes(void **state)
     struct vx_xdp *x = *state;
     struct spec d6 = UDP6("2001:db8:1::2", dht, sizeof(dht));
     struct spec q4 = UDP4("198.51.100.2", quic, sizeof(quic));
+    struct spec q6g = UDP6("2001:db8:1::2", quic_greased, sizeof(quic_greased));
     struct spec t6 = {.v6 = 1, .src = "2001:db8:1::2", .proto = 6, .dport = 4242};
     struct spec t4other = {.src = "198.51.100.2", .proto = 6, .dport = 80};
     struct spec u6other = UDP6("2001:db8:1::2", dht, 1);
@@ -173,12 +175,13 @@ static void test_classes(void **state)
     assert_int_equal(run(x, &d6), XDP_PASS);
     assert_int_equal(run(x, &d6), XDP_PASS);
     assert_int_equal(run(x, &q4), XDP_PASS);
+    assert_int_equal(run(x, &q6g), XDP_PASS);
     assert_int_equal(run(x, &t6), XDP_PASS);
     assert_int_equal(run(x, &t4other), XDP_PASS);
     assert_int_equal(run(x, &u6other), XDP_PASS);
     c = counters(x);
     assert_int_equal(c.passed[VX_XDP_CLASS_DHT].packets, 2);
-    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 1);
+    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 2);
     assert_int_equal(c.passed[VX_XDP_CLASS_TCP].packets, 1);
     assert_int_equal(c.passed[VX_XDP_CLASS_OTHER].packets, 2);
     d6len = build(buf, &d6);
@@ -344,14 +347,14 @@ static void test_rule_table_and_port(void **state)
     assert_int_equal(run(x, &d), XDP_PASS);     /* 4242 is no longer ours */
     assert_int_equal(run(x, &d5000), XDP_PASS); /* DHT */
     /* With the DHT rule rewritten for another version byte, a 0x01 header
-     * matches no rule (it lacks the QUIC fixed bit) and is "other". */
+     * falls through to the QUIC rule, as a greased short header would. */
     rules[0].value[0] = 0x02;
     assert_int_equal(vx_xdp_set_rules(x, rules, n), 0);
     assert_int_equal(run(x, &d5000), XDP_PASS);
     c = counters(x);
-    assert_int_equal(c.passed[VX_XDP_CLASS_OTHER].packets, 2);
+    assert_int_equal(c.passed[VX_XDP_CLASS_OTHER].packets, 1);
     assert_int_equal(c.passed[VX_XDP_CLASS_DHT].packets, 1);
-    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 0);
+    assert_int_equal(c.passed[VX_XDP_CLASS_QUIC].packets, 1);
     /* Invalid tables are refused. */
     rules[0].value[0] = 0x57;
     rules[0].mask[0] = 0x0f;
@@ -402,6 +405,8 @@ int main(void)
     vx_xdp_close(probe);
     memset(quic, 0, sizeof(quic));
     quic[0] = 0x40 | 0x01; /* short header, 2-byte packet number */
+    memset(quic_greased, 0x5a, sizeof(quic_greased));
+    quic_greased[0] = 0x21; /* short header, spin bit, no fixed bit */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
