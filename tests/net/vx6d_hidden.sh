@@ -118,7 +118,9 @@ getn() { local k=$1; shift; nsx $k curl -s -m 25 --socks5-hostname 127.0.0.1:108
 get() { getn $C "$@"; }
 page() { [ "$(get "http://$1/")" = "$MARK" ]; }
 check "curl http://ADDRESS.vx6/ through a rendezvous" retry 30 page "$WEB"
-check "curl http://blog.vx6/ (alias to the hidden address)" page blog.vx6
+# (retried: a client may pick a rendezvous point the owner's relay pool does
+# not know yet, and then gets 0xF3 after 5 s — a known limitation)
+check "curl http://blog.vx6/ (alias to the hidden address)" retry 15 page blog.vx6
 out=$(nsx $C ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
     -o ConnectTimeout=25 -i "$VX_TMP/clientkey" \
     -o ProxyCommand="$VX_BLD/vx6-nc %h %p" "root@$SSHA" "echo ssh-$MARK" 2>"$VX_TMP/ssh.err")
