@@ -23,7 +23,9 @@ static const struct {
         {"loglevel", cmd_loglevel, "show or change the daemon's log level"},
         {"reload", cmd_reload, "make the daemon re-read its configuration"},
         {"stop", cmd_stop, "stop the daemon"},
-        {"hidden", cmd_hidden, "hidden services: 'hidden address NAME' shows ADDRESS.vx6, 'hidden status'"},
+        {"hidden", cmd_hidden,
+         "hidden services: 'hidden address NAME' shows ADDRESS.vx6, 'hidden auth-key', 'hidden "
+         "status'"},
         {"services", cmd_services, "published services and their localhost targets"},
         {"forwards", cmd_forwards, "local forwarded ports"},
         {"connect", cmd_connect, "forward a local port to a vx6 name (--listen ADDR)"},

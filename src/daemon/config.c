@@ -13,6 +13,7 @@
  * is tiny and a half-built one is of no use to anyone.
  */
 #include "daemon/config.h"
+#include "hidden/hsaddr.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -1246,6 +1247,87 @@ static void h_svc_allow(struct ctx *c, const struct ynode *v, void *obj)
     }
 }
 
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = (char)tolower((unsigned char)ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* A client's public key: 64 hex characters of a valid Ed25519 key. */
+static bool get_client_key(struct ctx *c, const struct ynode *v, struct vx_cfg_client_key *out)
+{
+    char q[80];
+    uint8_t pk[VX_PK_LEN];
+    const char *s = get_scalar(c, v, "a public key", 128);
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    for (size_t i = 0; n == 2 * VX_PK_LEN && i < VX_PK_LEN; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            n = 0;
+            break;
+        }
+        pk[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (n != 2 * VX_PK_LEN) {
+        if (node_id_ok(s))
+            err_at(c, v,
+                   "%s is a node ID; authorized_clients takes the client's public key (64 hex "
+                   "characters: run `vx6 hidden auth-key` on the client)",
+                   quote(s, q, sizeof(q)));
+        else
+            err_at(c, v,
+                   "%s is not a public key (64 hex characters, as `vx6 hidden auth-key` or "
+                   "`vx6 id` prints)",
+                   quote(s, q, sizeof(q)));
+        return false;
+    }
+    if (vx_pk_to_x25519(pk, out->x25519) < 0) {
+        err_at(c, v, "%s is not a valid Ed25519 public key", quote(s, q, sizeof(q)));
+        return false;
+    }
+    for (size_t i = 0; i <= n; i++)
+        out->s[i] = (char)tolower((unsigned char)s[i]);
+    return true;
+}
+
+static void h_svc_clients(struct ctx *c, const struct ynode *v, void *obj)
+{
+    struct vx_cfg_service *s = obj;
+    struct ynode *const *items;
+    unsigned *lines;
+    size_t n;
+    if (!as_list(c, v, "a list of client public keys", VX_CONFIG_MAX_CLIENTS, &items, &n))
+        return;
+    free(s->clients);
+    s->clients = xcalloc(n, sizeof(*s->clients));
+    s->n_clients = 0;
+    lines = xcalloc(n, sizeof(*lines));
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = items ? path_push_index(c, i) : c->plen;
+        const struct ynode *it = list_item(v, items, i);
+        struct vx_cfg_client_key *k = &s->clients[s->n_clients];
+        if (get_client_key(c, it, k)) {
+            size_t j;
+            for (j = 0; j < s->n_clients; j++)
+                if (strcmp(s->clients[j].s, k->s) == 0)
+                    break;
+            if (j < s->n_clients) {
+                err_at(c, it, "client key listed twice (first at line %u)", lines[j]);
+            } else {
+                lines[s->n_clients++] = it->line;
+            }
+        }
+        path_pop(c, mark);
+    }
+    free(lines);
+}
+
 static void h_svc_route(struct ctx *c, const struct ynode *v, void *obj)
 {
     int e;
@@ -1274,6 +1356,7 @@ static const struct keydef service_keys[] = {
         {"hidden", h_svc_hidden},
         {"allow_remote_target", h_svc_allow_remote},
         {"allow", h_svc_allow},
+        {"authorized_clients", h_svc_clients},
         {"route", h_svc_route},
         {"profile", h_svc_profile},
         {"transport", h_svc_transport},
@@ -1536,6 +1619,91 @@ static void h_aliases(struct ctx *c, const struct ynode *v, void *obj)
     }
 }
 
+/* ---- hidden_auth ---- */
+
+#define HSA(obj) ((struct vx_cfg_hidden_auth *)(obj))
+
+/* ADDRESS or ADDRESS.vx6 (any case) into out (lowercase, no suffix). */
+static int hsaddr_canon(const char *s, char out[VX_CONFIG_HSADDR_LEN + 1])
+{
+    uint8_t pk[VX_PK_LEN];
+    size_t n = strlen(s);
+    if (n == VX_CONFIG_HSADDR_LEN + 4 && strcasecmp(s + VX_CONFIG_HSADDR_LEN, ".vx6") == 0)
+        n = VX_CONFIG_HSADDR_LEN;
+    if (n != VX_CONFIG_HSADDR_LEN)
+        return VX_ERR_BADADDR;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[n] = '\0';
+    return vx_hsaddr_parse(out, pk);
+}
+
+static void h_ha_address(struct ctx *c, const struct ynode *v, void *obj)
+{
+    char q[80];
+    const char *s = get_scalar(c, v, "a hidden-service address", 128);
+    if (!s)
+        return;
+    if (hsaddr_canon(s, HSA(obj)->address) < 0) {
+        HSA(obj)->address[0] = '\0';
+        err_at(c, v,
+               "%s is not a hidden-service address (56 base32 characters with a checksum, "
+               "optionally followed by .vx6, as `vx6 hidden address` prints)",
+               quote(s, q, sizeof(q)));
+    }
+}
+
+static void h_ha_key(struct ctx *c, const struct ynode *v, void *obj)
+{
+    if (v->type == Y_SCALAR && strcmp(v->s, "identity") == 0) {
+        free(HSA(obj)->key_file);
+        HSA(obj)->key_file = NULL;
+        return;
+    }
+    set_path(c, v, VX_CONFIG_MAX_PATH, &HSA(obj)->key_file);
+}
+
+static const struct keydef hidden_auth_keys[] = {
+        {"address", h_ha_address},
+        {"key", h_ha_key},
+        {NULL, NULL},
+};
+
+static void h_hidden_auth(struct ctx *c, const struct ynode *v, void *obj)
+{
+    struct vx_config *cfg = obj;
+    if (v->type != Y_SEQ) {
+        err_at(c, v, "expected a list of {address: ADDRESS, key: FILE}, got %s", type_name(v));
+        return;
+    }
+    if (v->n > VX_CONFIG_MAX_HS_AUTH) {
+        err_at(c, v, "too many entries (%zu, at most %d)", v->n, VX_CONFIG_MAX_HS_AUTH);
+        return;
+    }
+    cfg->hidden_auth = xcalloc(v->n, sizeof(*cfg->hidden_auth));
+    for (size_t i = 0; i < v->n && !too_many_errors(c); i++) {
+        const struct ynode *it = v->kids[i], *av;
+        struct vx_cfg_hidden_auth *a = &cfg->hidden_auth[cfg->n_hidden_auth++];
+        size_t mark = path_push_index(c, i);
+        a->pos.line = it->line;
+        a->pos.col = it->col;
+        walk_map(c, it, hidden_auth_keys, a, "a mapping (address: ..., key: ...)");
+        av = map_get(it, "address");
+        if (it->type == Y_MAP && !av)
+            err_at(c, it, "missing required key 'address'");
+        for (size_t j = 0; a->address[0] && j + 1 < cfg->n_hidden_auth; j++) {
+            if (strcmp(cfg->hidden_auth[j].address, a->address) == 0) {
+                size_t m2 = path_push_key(c, "address");
+                err_at(c, av, "address given twice (first at line %u)",
+                       cfg->hidden_auth[j].pos.line);
+                path_pop(c, m2);
+                break;
+            }
+        }
+        path_pop(c, mark);
+    }
+}
+
 /* ---- xdp, limits ---- */
 
 static void h_xdp_interface(struct ctx *c, const struct ynode *v, void *obj)
@@ -1648,6 +1816,7 @@ static const struct keydef top_keys[] = {
         {"services", h_services},
         {"forwards", h_forwards},
         {"aliases", h_aliases},
+        {"hidden_auth", h_hidden_auth},
         {"xdp", h_xdp},
         {"limits", h_limits},
         {NULL, NULL},
@@ -1745,6 +1914,10 @@ static void config_clear(struct vx_config *cfg)
         free(cfg->services[i].name);
         free(cfg->services[i].ports);
         free(cfg->services[i].allow);
+        if (cfg->services[i].clients)
+            explicit_bzero(cfg->services[i].clients,
+                           cfg->services[i].n_clients * sizeof(*cfg->services[i].clients));
+        free(cfg->services[i].clients);
     }
     free(cfg->services);
     for (size_t i = 0; i < cfg->n_forwards; i++)
@@ -1755,6 +1928,9 @@ static void config_clear(struct vx_config *cfg)
         free(cfg->aliases[i].target);
     }
     free(cfg->aliases);
+    for (size_t i = 0; i < cfg->n_hidden_auth; i++)
+        free(cfg->hidden_auth[i].key_file);
+    free(cfg->hidden_auth);
     free(cfg->xdp_interface);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -1878,6 +2054,13 @@ static int validate(const struct vx_config *cfg, struct diag *d)
                 break;
             }
         }
+        if (s->n_clients && !s->hidden)
+            verr(d, &s->pos, path,
+                 "service '%s' has authorized_clients but is not hidden (set hidden: true)",
+                 s->name);
+        if (s->n_clients > VX_CONFIG_MAX_CLIENTS)
+            verr(d, &s->pos, path, "too many authorized_clients (at most %d)",
+                 VX_CONFIG_MAX_CLIENTS);
         if (!s->allow_remote_target) {
             bool bad =
                     s->has_target && !vx_addr_is_loopback((const struct sockaddr *)&s->target.ss);
@@ -1898,6 +2081,16 @@ static int validate(const struct vx_config *cfg, struct diag *d)
             verr(d, &f->pos, path, "missing destination");
         if (!f->listen.len)
             verr(d, &f->pos, path, "missing listen address");
+    }
+
+    for (size_t i = 0; i < cfg->n_hidden_auth; i++) {
+        const struct vx_cfg_hidden_auth *a = &cfg->hidden_auth[i];
+        char canon[VX_CONFIG_HSADDR_LEN + 1];
+        snprintf(path, sizeof(path), "hidden_auth[%zu]", i);
+        if (hsaddr_canon(a->address, canon) < 0)
+            verr(d, &a->pos, path, "missing or invalid address");
+        if (a->key_file && a->key_file[0] != '/')
+            verr(d, &a->pos, path, "key must be an absolute path or 'identity'");
     }
 
     /* Listening sockets that would collide at bind time. */
@@ -2086,6 +2279,18 @@ const struct vx_cfg_service *vx_config_find_service(const struct vx_config *cfg,
     return NULL;
 }
 
+const struct vx_cfg_hidden_auth *vx_config_find_hidden_auth(const struct vx_config *cfg,
+                                                            const char *address)
+{
+    char canon[VX_CONFIG_HSADDR_LEN + 1];
+    if (!cfg || !address || hsaddr_canon(address, canon) < 0)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_hidden_auth; i++)
+        if (strcmp(cfg->hidden_auth[i].address, canon) == 0)
+            return &cfg->hidden_auth[i];
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Dump                                                                       */
 
@@ -2213,6 +2418,10 @@ int vx_config_dump_ex(const struct vx_config *cfg, FILE *f, unsigned flags)
             fputs(" []", f);
         for (size_t k = 0; k < s->n_allow; k++)
             fprintf(f, "\n      - %s", s->allow[k].s);
+        if (s->n_clients)
+            fputs("\n    authorized_clients:", f);
+        for (size_t k = 0; k < s->n_clients; k++)
+            fprintf(f, "\n      - \"%s\"", s->clients[k].s);
         fprintf(f, "\n    route: %s\n    profile: %s\n    transport: %s",
                 vx_cfg_route_name(s->route), vx_cfg_profile_name(s->profile),
                 vx_cfg_transport_name(s->transport));
@@ -2238,6 +2447,16 @@ int vx_config_dump_ex(const struct vx_config *cfg, FILE *f, unsigned flags)
         put_str(f, cfg->aliases[i].name);
         fputs(": ", f);
         put_str(f, cfg->aliases[i].target);
+    }
+    fputs("\nhidden_auth:", f);
+    if (!cfg->n_hidden_auth)
+        fputs(" []", f);
+    for (size_t i = 0; i < cfg->n_hidden_auth; i++) {
+        fprintf(f, "\n  - address: %s.vx6\n    key: ", cfg->hidden_auth[i].address);
+        if (cfg->hidden_auth[i].key_file)
+            put_str(f, cfg->hidden_auth[i].key_file);
+        else
+            fputs("identity", f);
     }
     fputc('\n', f);
     if (cfg->xdp_interface) {

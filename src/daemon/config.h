@@ -42,7 +42,10 @@
 #define VX_CONFIG_MAX_HOST      253  /* forwards[].to host part */
 #define VX_CONFIG_MAX_CRED      255  /* socks_auth username/password (RFC 1929) */
 #define VX_CONFIG_MAX_ERRORS    20
+#define VX_CONFIG_MAX_CLIENTS   16 /* authorized_clients per hidden service */
+#define VX_CONFIG_MAX_HS_AUTH   32 /* hidden_auth entries */
 #define VX_CONFIG_DEFAULT_PORT  4242
+#define VX_CONFIG_HSADDR_LEN    56 /* = VX_HSADDR_LEN */
 
 /* Default config file: $(sysconfdir)/vx6/vx6.yaml. */
 #ifdef VX6_SYSCONFDIR
@@ -76,6 +79,14 @@ struct vx_cfg_node_id {
     uint8_t bin[VX_NODE_ID_LEN];
 };
 
+/* A client-authorization key: the client's Ed25519 public key as 64 hex
+ * characters (what `vx6 id` and `vx6 hidden auth-key` print) and the X25519
+ * key it converts to, which a hidden service's descriptor is encrypted to. */
+struct vx_cfg_client_key {
+    char s[2 * VX_PK_LEN + 1]; /* lowercase */
+    uint8_t x25519[VX_X25519_LEN];
+};
+
 /* One virtual port map: connections to `vport` go to `target`. */
 struct vx_cfg_port_map {
     uint16_t vport;
@@ -92,6 +103,8 @@ struct vx_cfg_service {
     bool allow_remote_target;     /* targets may be non-loopback */
     struct vx_cfg_node_id *allow; /* clients allowed; n_allow == 0: everyone */
     size_t n_allow;
+    struct vx_cfg_client_key *clients; /* hidden: authorized_clients (n 0: anyone) */
+    size_t n_clients;
     enum vx_cfg_route route;
     enum vx_cfg_profile profile;
     enum vx_cfg_transport transport;
@@ -116,6 +129,13 @@ struct vx_cfg_peer {
 struct vx_cfg_alias {
     char *name;   /* DNS label; used as NAME.vx6 */
     char *target; /* "alice.web" or a hidden ADDRESS; ".vx6" suffix removed */
+};
+
+/* Client authorization for one hidden service this node connects to. */
+struct vx_cfg_hidden_auth {
+    char address[VX_CONFIG_HSADDR_LEN + 1]; /* lowercase, without ".vx6" */
+    char *key_file;                         /* NULL: the node's identity key */
+    struct vx_cfg_pos pos;                  /* of the list item */
 };
 
 struct vx_cfg_limits {
@@ -158,6 +178,8 @@ struct vx_config {
     size_t n_forwards;
     struct vx_cfg_alias *aliases;
     size_t n_aliases;
+    struct vx_cfg_hidden_auth *hidden_auth;
+    size_t n_hidden_auth;
 
     char *xdp_interface;           /* NULL: XDP not used */
     enum vx_cfg_xdp_mode xdp_mode; /* [native] */
@@ -214,6 +236,10 @@ int vx_config_dump_ex(const struct vx_config *cfg, FILE *f, unsigned flags);
 
 /* Look up a service by name; NULL if none. */
 const struct vx_cfg_service *vx_config_find_service(const struct vx_config *cfg, const char *name);
+
+/* The hidden_auth entry for ADDRESS (".vx6" optional); NULL if none. */
+const struct vx_cfg_hidden_auth *vx_config_find_hidden_auth(const struct vx_config *cfg,
+                                                            const char *address);
 
 /* Parse a duration: "10s", "500ms", "5m", "2h", "1d" or a plain integer of
  * seconds, into milliseconds.  0 or VX_ERR_INVAL. */

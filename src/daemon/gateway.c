@@ -176,6 +176,16 @@ int vx_gateway_new(struct ev_loop *loop, const struct vx_identity *id, const str
         tc.max_streams = cfg->limits.max_streams_per_peer;
     if (cfg->limits.handshake_timeout_ms)
         tc.handshake_timeout_ms = (uint32_t)cfg->limits.handshake_timeout_ms;
+    {
+        /* test knob (vx6d(8)): notice a silent peer sooner */
+        const char *e = getenv("VX6_DEAD_PEER_MS");
+        unsigned long ms = e ? strtoul(e, NULL, 10) : 0;
+        if (ms >= 1000 && ms <= 600000) {
+            tc.dead_peer_ms = (uint32_t)ms;
+            if (tc.keepalive_ms > ms / 3)
+                tc.keepalive_ms = (uint32_t)(ms / 3);
+        }
+    }
     gw->kind = transport_kind_of(cfg->transport);
     gw->t = vx_transport_new_for(gw->kind, loop, id, &tc);
     gw->svcs = vx_services_new(loop);

@@ -10,8 +10,10 @@ TESTS += tests/unit/test_config
 EXTRA_DIST += \
 	tests/unit/config/bad_address.yaml \
 	tests/unit/config/bad_alias.yaml \
+	tests/unit/config/bad_client_key.yaml \
 	tests/unit/config/bad_dup_key.yaml \
 	tests/unit/config/bad_dup_service.yaml \
+	tests/unit/config/bad_hidden_auth.yaml \
 	tests/unit/config/bad_loopback.yaml \
 	tests/unit/config/bad_name.yaml \
 	tests/unit/config/bad_port.yaml \

@@ -36,6 +36,14 @@ struct hsvc {
     char err[128]; /* why it does not run, for `hidden status` */
 };
 
+/* A hidden_auth entry: the client-authorization key for one address. */
+struct hsauth {
+    char address[VX_HSADDR_LEN + 1];
+    char source[128]; /* "identity" or the key file */
+    char pk_hex[2 * VX_PK_LEN + 1];
+    char err[128]; /* why it is not used */
+};
+
 struct vx_pathmod {
     struct vx_daemon *d;
     struct ev_loop *loop;
@@ -46,6 +54,8 @@ struct vx_pathmod {
     struct vx_service_def *defs; /* one block (vx_gateway_service_defs) */
     struct hsvc *hs;
     size_t nhs;
+    struct hsauth *auth; /* hidden_auth, as the connector has it */
+    size_t nauth;
     int hs_started;
     uint64_t started_ms;
     ev_timer pool_timer;
@@ -305,6 +315,64 @@ static void setup_hidden(struct vx_pathmod *m, const struct vx_config *cfg)
     }
 }
 
+/* ---- client authorization (hidden_auth) ------------------------------------ */
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Give the connector the keys of cfg's hidden_auth (forgetting the old
+ * ones).  A key file that cannot be read is logged and shown by `hidden
+ * status`; connections to that address then get "missing client auth". */
+static void setup_auth(struct vx_pathmod *m, const struct vx_config *cfg)
+{
+    for (size_t i = 0; i < m->nauth; i++)
+        vx_hs_connector_set_auth(m->conn, m->auth[i].address, NULL);
+    free(m->auth);
+    m->auth = NULL;
+    m->nauth = 0;
+    if (!m->conn || !cfg->n_hidden_auth) {
+        if (m->conn)
+            vx_hs_connector_flush(m->conn);
+        return;
+    }
+    m->auth = calloc(cfg->n_hidden_auth, sizeof(*m->auth));
+    if (!m->auth)
+        abort();
+    for (size_t i = 0; i < cfg->n_hidden_auth; i++) {
+        const struct vx_cfg_hidden_auth *ca = &cfg->hidden_auth[i];
+        struct hsauth *a = &m->auth[m->nauth++];
+        struct vx_identity key;
+        int r = 0;
+        snprintf(a->address, sizeof(a->address), "%s", ca->address);
+        snprintf(a->source, sizeof(a->source), "%s", ca->key_file ? ca->key_file : "identity");
+        if (ca->key_file)
+            r = vx_identity_load(&key, ca->key_file);
+        else
+            key = *vx_daemon_identity(m->d);
+        if (r == 0) {
+            hex_of(key.pk, VX_PK_LEN, a->pk_hex);
+            r = vx_hs_connector_set_auth(m->conn, a->address, key.x_sk);
+        }
+        vx_identity_wipe(&key);
+        if (r < 0) {
+            snprintf(a->err, sizeof(a->err), "%s", vx_strerror(r));
+            log_err(LD_PATH, "client authorization for %s.vx6: key %s: %s", a->address, a->source,
+                    a->err);
+            continue;
+        }
+        log_info(LD_PATH, "client authorization for %s.vx6: key %s (public key %s)", a->address,
+                 a->source, a->pk_hex);
+    }
+    vx_hs_connector_flush(m->conn);
+}
+
 static void start_hidden(struct vx_pathmod *m)
 {
     const struct vx_config *cfg = vx_daemon_config(m->d);
@@ -316,10 +384,21 @@ static void start_hidden(struct vx_pathmod *m)
         struct hsvc *h = &m->hs[i];
         const struct vx_cfg_service *cs = vx_config_find_service(cfg, h->def->name);
         struct vx_hs_serve_conf sc = {.profile = profile_relays(cs ? cs->profile : 0)};
+        uint8_t(*clients)[VX_X25519_LEN] = NULL;
         char a[VX_HSADDR_LEN + 1];
         if (h->err[0] || h->s)
             continue;
+        if (cs && cs->n_clients) {
+            clients = calloc(cs->n_clients, sizeof(*clients));
+            if (!clients)
+                abort();
+            for (size_t k = 0; k < cs->n_clients; k++)
+                memcpy(clients[k], cs->clients[k].x25519, VX_X25519_LEN);
+            sc.clients = (const uint8_t(*)[VX_X25519_LEN])clients;
+            sc.n_clients = cs->n_clients;
+        }
         h->s = vx_hs_serve(m->relay, dht, &h->key, h->def, &sc);
+        free(clients);
         vx_hsaddr_format(h->key.pk, a, sizeof(a));
         log_notice(LD_PATH, "hidden service %s: %s.vx6, building intro points (%zu relays known)",
                    h->def->name, a, m->npool);
@@ -340,6 +419,7 @@ static int cmd_hidden(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
 {
     struct vx_pathmod *m = arg;
     struct vx_json *j = vx_ctl_reply_is_json(r) ? vx_ctl_reply_json(r) : NULL;
+    const struct vx_config *cfg = vx_daemon_config(m->d);
 
     if (strcmp(req->argv[0], "status") != 0)
         return vx_ctl_reply_error(r, VX_ERR_INVAL, "unknown 'hidden' verb '%s' (status)",
@@ -354,9 +434,17 @@ static int cmd_hidden(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
         const struct hsvc *h = &m->hs[i];
         struct vx_hs_service_status st;
         char a[VX_HSADDR_LEN + 8] = "-", when[32], since[32];
+        const struct vx_cfg_service *cs = vx_config_find_service(cfg, h->def->name);
+        uint8_t ids[VX_HSDESC_MAX_INTROS][VX_NODE_ID_LEN];
+        char inid[VX_HSDESC_MAX_INTROS][VX_NODE_ID_STRLEN + 1];
+        size_t nin = 0;
         memset(&st, 0, sizeof(st));
-        if (h->s)
+        if (h->s) {
             vx_hs_service_status(h->s, &st);
+            nin = vx_hs_service_intros(h->s, ids, VX_HSDESC_MAX_INTROS);
+        }
+        for (size_t k = 0; k < nin; k++)
+            vx_node_id_to_str(ids[k], inid[k], sizeof(inid[k]));
         if (!h->err[0]) {
             vx_hsaddr_format(h->key.pk, a, sizeof(a));
             strcat(a, ".vx6");
@@ -389,6 +477,16 @@ static int cmd_hidden(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
             vx_json_kv_uint(j, "rendezvous_ok", st.rend_ok);
             vx_json_kv_uint(j, "rendezvous_failed", st.rend_failed);
             vx_json_kv_uint(j, "streams", st.streams);
+            vx_json_kv_uint(j, "authorized_clients", cs ? cs->n_clients : 0);
+            vx_json_key(j, "intro_points");
+            vx_json_arr_begin(j);
+            for (size_t k = 0; k < nin; k++) {
+                vx_json_obj_begin(j);
+                vx_json_kv_str(j, "node_id", inid[k]);
+                vx_json_kv_bool(j, "standby", k >= VX_HSDESC_ACTIVE);
+                vx_json_obj_end(j);
+            }
+            vx_json_arr_end(j);
             vx_json_obj_end(j);
             continue;
         }
@@ -409,10 +507,23 @@ static int cmd_hidden(struct vx_ctl_reply *r, const struct vx_ctl_request *req, 
                             "  rendezvous:   %llu ok, %llu failed; %llu stream(s)\n",
                             (unsigned long long)st.revision, (unsigned long long)st.publishes,
                             st.active, st.standby, st.building,
-                            (unsigned long long)st.intro_changes,
-                            (unsigned long long)st.introduces, (unsigned long long)st.replays,
-                            (unsigned long long)st.bad_introduces, (unsigned long long)st.rend_ok,
-                            (unsigned long long)st.rend_failed, (unsigned long long)st.streams);
+                            (unsigned long long)st.intro_changes, (unsigned long long)st.introduces,
+                            (unsigned long long)st.replays, (unsigned long long)st.bad_introduces,
+                            (unsigned long long)st.rend_ok, (unsigned long long)st.rend_failed,
+                            (unsigned long long)st.streams);
+        if (cs && cs->n_clients)
+            vx_ctl_reply_printf(r, "  clients:      %zu authorized (client authorization)\n",
+                                cs->n_clients);
+        for (size_t k = 0; k < nin; k++)
+            vx_ctl_reply_printf(r, "  intro %zu:      %s%s\n", k + 1, inid[k],
+                                k >= VX_HSDESC_ACTIVE ? " (standby)" : "");
+    }
+    for (size_t i = 0; !j && i < m->nauth; i++) {
+        const struct hsauth *a = &m->auth[i];
+        if (i == 0)
+            vx_ctl_reply_printf(r, "client authorization (hidden_auth):\n");
+        vx_ctl_reply_printf(r, "  %s.vx6  key %s: %s%s\n", a->address, a->source,
+                            a->err[0] ? "error: " : "public key ", a->err[0] ? a->err : a->pk_hex);
     }
     if (j)
         vx_json_arr_end(j);
@@ -469,6 +580,7 @@ static int pm_start(struct vx_daemon *d, void *arg)
         struct vx_hs_connector_conf kc = {0};
         m->conn = vx_hs_connector_new(m->relay, vx_discovery_dht(m->ds), &kc);
         vx_path_set_hidden(vx_gateway_path(m->gw), m->conn);
+        setup_auth(m, cfg);
         setup_hidden(m, cfg);
     } else {
         log_info(LD_PATH, "no DHT: hidden services are off, relay circuits need known peers");
@@ -484,8 +596,20 @@ static int pm_start(struct vx_daemon *d, void *arg)
     return 0;
 }
 
-/* Hidden service definitions equal (name, routes)? */
-static int hidden_same(const struct vx_pathmod *m, const struct vx_config *cfg)
+/* The same authorized_clients (old: the running config's service)? */
+static int clients_same(const struct vx_cfg_service *old, const struct vx_cfg_service *s)
+{
+    if (!old || old->n_clients != s->n_clients)
+        return 0;
+    for (size_t i = 0; i < s->n_clients; i++)
+        if (strcmp(old->clients[i].s, s->clients[i].s))
+            return 0;
+    return 1;
+}
+
+/* Hidden service definitions equal (name, routes, authorized clients)? */
+static int hidden_same(const struct vx_pathmod *m, const struct vx_config *old_cfg,
+                       const struct vx_config *cfg)
 {
     size_t k = 0;
     for (size_t i = 0; i < cfg->n_services; i++) {
@@ -496,14 +620,16 @@ static int hidden_same(const struct vx_pathmod *m, const struct vx_config *cfg)
             return 0;
         const struct vx_service_def *d = m->hs[k].def;
         if (d->has_target != s->has_target || d->nports != s->n_ports ||
-            (s->has_target && (d->target_len != s->target.len ||
-                               memcmp(&d->target, &s->target.ss, s->target.len))))
+            (s->has_target &&
+             (d->target_len != s->target.len || memcmp(&d->target, &s->target.ss, s->target.len))))
             return 0;
         for (size_t p = 0; p < s->n_ports; p++)
             if (d->ports[p].vport != s->ports[p].vport ||
                 d->ports[p].target_len != s->ports[p].target.len ||
                 memcmp(&d->ports[p].target, &s->ports[p].target.ss, s->ports[p].target.len))
                 return 0;
+        if (!clients_same(vx_config_find_service(old_cfg, s->name), s))
+            return 0;
         k++;
     }
     return k == m->nhs;
@@ -515,13 +641,14 @@ static void pm_apply(struct vx_daemon *d, const struct vx_config *old_cfg,
     struct vx_pathmod *m = arg;
     struct vx_relay_conf rc;
     (void)d;
-    (void)old_cfg;
     if (!m->relay)
         return;
     relay_conf_of(new_cfg, &rc);
     vx_relay_set_conf(m->relay, &rc);
     vx_path_set_relay(vx_gateway_path(m->gw), m->relay, new_cfg->relay_hops, key_of, m);
-    if (m->ds && !hidden_same(m, new_cfg)) {
+    if (m->conn && (old_cfg->n_hidden_auth || new_cfg->n_hidden_auth))
+        setup_auth(m, new_cfg);
+    if (m->ds && !hidden_same(m, old_cfg, new_cfg)) {
         int was = m->hs_started;
         log_notice(LD_PATH, "reload: hidden services changed, restarting them");
         free_hidden(m);
@@ -535,6 +662,7 @@ static void pm_release(void *arg)
 {
     struct vx_pathmod *m = arg;
     vx_hs_connector_free(m->conn);
+    free(m->auth);
     vx_relay_free(m->relay);
     free(m);
 }
@@ -547,6 +675,7 @@ static void pm_free(void *arg)
     /* services first: they unpublish through the DHT, still running */
     free_hidden(m);
     if (!m->gw) {
+        free(m->auth);
         free(m);
         return;
     }

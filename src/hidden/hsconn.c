@@ -661,6 +661,7 @@ struct vx_hs_service *vx_hs_serve(struct vx_relay *relay, struct vx_dht *dht,
     if (s->conf.n_clients &&
         vx_hs_owner_set_clients(s->owner, s->conf.clients, s->conf.n_clients) < 0)
         log_warn(LD_PATH, "hidden service %s: too many authorized clients; none kept", def->name);
+    s->conf.clients = NULL; /* copied: the caller's array need not outlive the call */
     s->replay = vx_replay_new(REPLAY_MAX);
     ev_init(&s->refill, refill_cb);
     s->refill.data = s;

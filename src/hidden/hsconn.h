@@ -71,7 +71,7 @@ struct vx_hs_serve_conf {
     unsigned profile;    /* relays to a rendezvous point; 0: fast */
     unsigned intro_hops; /* hops of introduction circuits; 0: VX_HS_INTRO_HOPS */
     uint32_t lifetime;   /* descriptor lifetime, 0: default */
-    const uint8_t (*clients)[VX_X25519_LEN]; /* authorized clients (n 0: anyone) */
+    const uint8_t (*clients)[VX_X25519_LEN]; /* authorized clients (n 0: anyone); copied */
     size_t n_clients;
 };
 

@@ -216,6 +216,17 @@ static void test_full(void **state)
     assert_string_equal(s->allow[1].s, "ccccccccccccccccccccccccccccccccccccccccccccccccccca");
     assert_int_equal(s->allow[1].bin[0], 0x10); /* 'c' = 2: 00010 00010 ... */
     assert_int_equal(s->allow[1].bin[1], 0x84);
+    assert_int_equal(s->n_clients, 2);
+    assert_string_equal(s->clients[0].s,
+                        "436e8da26fb36b8357deb1604ab5e4fc7289eb8b5c01fd74f7039a1441e024c3");
+    {
+        /* the X25519 key is the Ed25519 key converted */
+        uint8_t pk[VX_PK_LEN], x[VX_X25519_LEN];
+        for (size_t i = 0; i < VX_PK_LEN; i++)
+            sscanf(s->clients[1].s + 2 * i, "%2hhx", &pk[i]);
+        assert_int_equal(vx_pk_to_x25519(pk, x), 0);
+        assert_memory_equal(s->clients[1].x25519, x, VX_X25519_LEN);
+    }
     assert_int_equal(s->route, VX_CFG_ROUTE_RELAY);
     assert_int_equal(s->profile, VX_CFG_PROFILE_BALANCED);
     assert_int_equal(s->transport, VX_CFG_TRANSPORT_TCP);
@@ -245,6 +256,18 @@ static void test_full(void **state)
     assert_string_equal(cfg->aliases[0].name, "db");
     assert_string_equal(cfg->aliases[0].target, "alice.db");
     assert_string_equal(cfg->aliases[2].target, "team.wiki");
+
+    assert_int_equal(cfg->n_hidden_auth, 2);
+    assert_string_equal(cfg->hidden_auth[0].address,
+                        "dqhwscppbdomg6hqzmitdryscur24bl5sppfkwkagjffrmuiclqpnkab");
+    assert_string_equal(cfg->hidden_auth[0].key_file, "/etc/vx6/blog-client.key");
+    assert_string_equal(cfg->hidden_auth[1].address,
+                        "masvzelvjomptwdmxnhtvtbkmaclbt6ukcjzrjbalgmrbpguqs3nxwib");
+    assert_null(cfg->hidden_auth[1].key_file); /* identity */
+    assert_ptr_equal(vx_config_find_hidden_auth(
+                             cfg, "MASVZELVJOMPTWDMXNHTVTBKMACLBT6UKCJZRJBALGMRBPGUQS3NXWIB.vx6"),
+                     &cfg->hidden_auth[1]);
+    assert_null(vx_config_find_hidden_auth(cfg, "alice.web"));
 
     assert_string_equal(cfg->xdp_interface, "eth0");
     assert_int_equal(cfg->xdp_mode, VX_CFG_XDP_GENERIC);
@@ -410,6 +433,10 @@ static void test_bad_files(void **state)
             {"bad_syntax.yaml", ":4:1: ", "YAML syntax error"},
             {"bad_alias.yaml", ":4:12: ", "anchors (&r) are not supported"},
             {"bad_loopback.yaml", ":3:13: services[0].target: ", "not a loopback address"},
+            {"bad_client_key.yaml", ":7:9: services[0].authorized_clients[0]: ",
+             "is a node ID; authorized_clients takes the client's public key"},
+            {"bad_hidden_auth.yaml",
+             ":4:14: hidden_auth[1].address: ", "is not a hidden-service address"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vx_config *cfg = (struct vx_config *)1;
@@ -582,6 +609,74 @@ static void test_services(void **state)
               "4:14: services[0].profile: ", "use fast or balanced");
 }
 
+#define PK_A       "436e8da26fb36b8357deb1604ab5e4fc7289eb8b5c01fd74f7039a1441e024c3"
+#define HS_A       "dqhwscppbdomg6hqzmitdryscur24bl5sppfkwkagjffrmuiclqpnkab"
+#define HIDDEN_SVC "services:\n  - name: web\n    target: 1\n    hidden: true\n"
+
+static void test_client_auth(void **state)
+{
+    (void)state;
+    struct vx_config *cfg;
+    char yaml[4096];
+    size_t o;
+
+    /* owner side: authorized_clients */
+    cfg = parse_ok(HIDDEN_SVC "    authorized_clients: " PK_A "\n");
+    assert_int_equal(cfg->services[0].n_clients, 1);
+    vx_config_free(cfg);
+    cfg = parse_ok(HIDDEN_SVC "    authorized_clients: []\n");
+    assert_int_equal(cfg->services[0].n_clients, 0);
+    vx_config_free(cfg);
+    parse_bad(HIDDEN_SVC "    authorized_clients: [abc]\n",
+              "5:26: services[0].authorized_clients[0]: ", "is not a public key (64 hex");
+    parse_bad(HIDDEN_SVC "    authorized_clients: [\"" PK_A "0\"]\n",
+              "5:26: services[0].authorized_clients[0]: ", "is not a public key (64 hex");
+    parse_bad(HIDDEN_SVC "    authorized_clients:\n      - "
+                         "436e8da26fb36b8357deb1604ab5e4fc7289eb8b5c01fd74f7039a1441e024cx\n",
+              "6:9: services[0].authorized_clients[0]: ", "is not a public key");
+    /* 64 hex characters, but not a point of the curve */
+    parse_bad(HIDDEN_SVC "    authorized_clients:\n      - "
+                         "0200000000000000000000000000000000000000000000000000000000000000\n",
+              "6:9: services[0].authorized_clients[0]: ", "not a valid Ed25519 public key");
+    parse_bad(HIDDEN_SVC "    authorized_clients:\n      - " PK_A "\n      - \"" PK_A "\"\n",
+              "7:9: services[0].authorized_clients[1]: ",
+              "client key listed twice (first at line 6)");
+    parse_bad(HIDDEN_SVC "    authorized_clients: {a: b}\n",
+              "5:25: services[0].authorized_clients: ", "got a mapping");
+    parse_bad("services:\n  - name: web\n    target: 1\n    authorized_clients: [" PK_A "]\n",
+              "2:5: services[0]: ", "has authorized_clients but is not hidden");
+    /* more than a descriptor can carry */
+    o = (size_t)snprintf(yaml, sizeof(yaml), HIDDEN_SVC "    authorized_clients:\n");
+    for (int i = 0; i <= VX_CONFIG_MAX_CLIENTS; i++)
+        o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "      - %s\n", PK_A);
+    parse_bad(yaml, "6:7: services[0].authorized_clients: ", "too many entries (17, at most 16)");
+
+    /* client side: hidden_auth */
+    cfg = parse_ok("hidden_auth:\n  - address: " HS_A "\n");
+    assert_int_equal(cfg->n_hidden_auth, 1);
+    assert_null(cfg->hidden_auth[0].key_file);
+    assert_int_equal(cfg->hidden_auth[0].pos.line, 2);
+    vx_config_free(cfg);
+    parse_bad("hidden_auth:\n  - key: /k\n",
+              "2:5: hidden_auth[0]: ", "missing required key 'address'");
+    parse_bad("hidden_auth:\n  - address: alice.web\n",
+              "2:14: hidden_auth[0].address: ", "\"alice.web\" is not a hidden-service address");
+    parse_bad("hidden_auth:\n  - address: " HS_A ".onion\n",
+              "2:14: hidden_auth[0].address: ", "is not a hidden-service address");
+    parse_bad("hidden_auth:\n  - address: " HS_A "\n    key: client.key\n",
+              "3:10: hidden_auth[0].key: ", "not an absolute path");
+    parse_bad("hidden_auth:\n  - address: " HS_A "\n    keys: /k\n",
+              "3:5: hidden_auth[0]: unknown key 'keys'", "did you mean 'key'");
+    parse_bad("hidden_auth:\n  - address: " HS_A "\n  - address: " HS_A ".VX6\n",
+              "3:14: hidden_auth[1].address: ", "address given twice (first at line 2)");
+    parse_bad("hidden_auth: " HS_A "\n", "1:14: hidden_auth: ", "expected a list");
+    parse_bad("hidden_auth:\n  - " HS_A "\n", "2:5: hidden_auth[0]: ", "expected a mapping");
+    o = (size_t)snprintf(yaml, sizeof(yaml), "hidden_auth:\n");
+    for (int i = 0; i <= VX_CONFIG_MAX_HS_AUTH; i++)
+        o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "  - address: x\n");
+    parse_bad(yaml, "2:3: hidden_auth: ", "too many entries (33, at most 32)");
+}
+
 static void test_other_lists(void **state)
 {
     (void)state;
@@ -743,10 +838,10 @@ int main(void)
             cmocka_unit_test(test_minimal),        cmocka_unit_test(test_full),
             cmocka_unit_test(test_dump_roundtrip), cmocka_unit_test(test_dump_escapes),
             cmocka_unit_test(test_example_config), cmocka_unit_test(test_bad_files),
-            cmocka_unit_test(test_wrong_types),    cmocka_unit_test(test_values),
-            cmocka_unit_test(test_services),       cmocka_unit_test(test_other_lists),
-            cmocka_unit_test(test_validate),       cmocka_unit_test(test_bombs_and_caps),
-            cmocka_unit_test(test_load_reload),
+            cmocka_unit_test(test_client_auth),    cmocka_unit_test(test_wrong_types),
+            cmocka_unit_test(test_values),         cmocka_unit_test(test_services),
+            cmocka_unit_test(test_other_lists),    cmocka_unit_test(test_validate),
+            cmocka_unit_test(test_bombs_and_caps), cmocka_unit_test(test_load_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
