@@ -114,6 +114,7 @@ struct session {
     int initiator;
     int dirty;
     int going_away; /* GOAWAY received: no new streams here */
+    uint64_t iso;   /* dialled for this target.isolation (0: the shared one) */
     int goaway_sent;
     int fail_err; /* deferred failure (dial error) */
     ev_io rw, ww;
@@ -1778,6 +1779,7 @@ struct vx_transport *vx_transport_tcp_new(struct ev_loop *loop, const struct vx_
     DEFAULT_IF_ZERO(session_window);
     DEFAULT_IF_ZERO(max_streams);
     DEFAULT_IF_ZERO(max_sessions);
+    DEFAULT_IF_ZERO(max_isolated);
 #undef DEFAULT_IF_ZERO
     if (t->conf.stream_window < MIN_WINDOW)
         t->conf.stream_window = MIN_WINDOW;
@@ -1887,23 +1889,40 @@ static int addr_equal(const struct sockaddr_storage *a, socklen_t alen, const st
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* Is s a session to peer_id (or, with no ID, dialled to addr)? */
+static int sess_reaches(const struct session *s, const uint8_t *peer_id,
+                        const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (peer_id) {
+        if (s->state == SS_OPEN)
+            return memcmp(s->peer_id, peer_id, VX_NODE_ID_LEN) == 0;
+        return s->have_expected && memcmp(s->expected_id, peer_id, VX_NODE_ID_LEN) == 0;
+    }
+    return s->initiator && addr && addr_equal(&s->addr, s->addrlen, addr, addrlen);
+}
+
+/* A usable session to the peer for isolation key iso. */
 static struct session *find_session(struct vx_transport *t, const uint8_t *peer_id,
-                                    const struct sockaddr *addr, socklen_t addrlen)
+                                    const struct sockaddr *addr, socklen_t addrlen, uint64_t iso)
 {
     for (struct session *s = t->sessions; s; s = s->next) {
-        if (s->going_away || s->goaway_sent)
+        if (s->going_away || s->goaway_sent || s->iso != iso)
             continue;
-        if (peer_id) {
-            if (s->state == SS_OPEN && memcmp(s->peer_id, peer_id, VX_NODE_ID_LEN) == 0)
-                return s;
-            if (s->state != SS_OPEN && s->have_expected &&
-                memcmp(s->expected_id, peer_id, VX_NODE_ID_LEN) == 0)
-                return s;
-        } else if (s->initiator && addr && addr_equal(&s->addr, s->addrlen, addr, addrlen)) {
+        if (sess_reaches(s, peer_id, addr, addrlen))
             return s;
-        }
     }
     return NULL;
+}
+
+/* Isolated sessions to the peer, alive or still handshaking. */
+static uint32_t count_isolated(struct vx_transport *t, const uint8_t *peer_id,
+                               const struct sockaddr *addr, socklen_t addrlen)
+{
+    uint32_t n = 0;
+    for (struct session *s = t->sessions; s; s = s->next)
+        if (s->iso && s->state != SS_DEAD && sess_reaches(s, peer_id, addr, addrlen))
+            n++;
+    return n;
 }
 
 static struct session *sess_dial(struct vx_transport *t, const uint8_t *peer_id,
@@ -1959,7 +1978,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
         *err = VX_ERR_INVAL;
         return NULL;
     }
-    struct session *s = find_session(t, peer_id, addr, addrlen);
+    struct session *s = find_session(t, peer_id, addr, addrlen, tgt->isolation);
     if (!s) {
         if (!addr) {
             *err = VX_ERR_UNREACH;
@@ -1970,8 +1989,18 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
             *err = VX_ERR_LIMIT;
             return NULL;
         }
+        if (tgt->isolation && count_isolated(t, peer_id, addr, addrlen) >= t->conf.max_isolated) {
+            t->st.limit_isolated++;
+            log_info(LD_SESSION,
+                     "transport: %u isolated sessions to that peer already; "
+                     "refusing another (limits.max_sessions_per_peer)",
+                     t->conf.max_isolated);
+            *err = VX_ERR_LIMIT;
+            return NULL;
+        }
         if (!(s = sess_dial(t, peer_id, addr, addrlen, err)))
             return NULL;
+        s->iso = tgt->isolation;
     }
     uint32_t limit = t->conf.max_streams;
     if (s->state == SS_OPEN && s->peer_hello.max_streams < limit)
@@ -2218,13 +2247,17 @@ static void tcp_get_stats(const struct vx_transport *t, struct vx_transport_stat
 {
     *out = t->st;
     out->stream_mem = 0;
-    for (const struct session *s = t->sessions; s; s = s->next)
+    out->isolated = 0;
+    for (const struct session *s = t->sessions; s; s = s->next) {
+        if (s->iso && s->state == SS_OPEN)
+            out->isolated++;
         for (const struct vx_stream *st = s->streams; st; st = st->next) {
             if (st->rbuf)
                 out->stream_mem += vx_buf_mem(st->rbuf);
             if (st->tbuf)
                 out->stream_mem += vx_buf_mem(st->tbuf);
         }
+    }
 }
 
 static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)
@@ -2238,6 +2271,7 @@ static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_f
         memcpy(&info.addr, &s->addr, s->addrlen);
         info.addrlen = s->addrlen;
         info.initiator = s->initiator;
+        info.isolated = s->iso != 0;
         info.streams = s->nstreams;
         info.bytes_in = s->bytes_in;
         info.bytes_out = s->bytes_out;
