@@ -2,7 +2,7 @@
  * implicit 64-bit counter nonce, in-place encryption, rekeying.
  *
  * The cipher is negotiated in the handshake: AES-256-GCM where the CPU has
- * AES-NI and PCLMUL (libsodium's crypto_aead_aes256gcm), ChaCha20-Poly1305
+ * AES-NI and PCLMUL (GnuTLS's AEAD; libsodium's CPU check), ChaCha20-Poly1305
  * (IETF) otherwise.  Nonces are the record counter, so a replayed, dropped or
  * reordered record fails authentication.
  */

@@ -1779,6 +1779,11 @@ static void h_lim_streams(struct ctx *c, const struct ynode *v, void *obj)
     get_u32(c, v, 1, 1000000, &LIM(obj)->max_streams_per_peer);
 }
 
+static void h_lim_sessions(struct ctx *c, const struct ynode *v, void *obj)
+{
+    get_u32(c, v, 1, 1024, &LIM(obj)->max_sessions_per_peer);
+}
+
 static void h_lim_dht_rate(struct ctx *c, const struct ynode *v, void *obj)
 {
     get_u32(c, v, 1, 100000, &LIM(obj)->dht_rate);
@@ -1790,6 +1795,7 @@ static const struct keydef limits_keys[] = {
         {"handshake_timeout", h_lim_handshake},
         {"idle_timeout", h_lim_idle},
         {"max_streams_per_peer", h_lim_streams},
+        {"max_sessions_per_peer", h_lim_sessions},
         {"dht_rate", h_lim_dht_rate},
         {NULL, NULL},
 };
@@ -1853,6 +1859,7 @@ static void scalar_defaults(struct vx_config *cfg)
     cfg->limits.handshake_timeout_ms = 10000;
     cfg->limits.idle_timeout_ms = 300000;
     cfg->limits.max_streams_per_peer = 1024;
+    cfg->limits.max_sessions_per_peer = 16;
     cfg->limits.dht_rate = 50;
 }
 
@@ -2035,7 +2042,8 @@ static int validate(const struct vx_config *cfg, struct diag *d)
              "%" PRIu32 " is more than limits.max_connections (%" PRIu32 ")",
              cfg->limits.max_connections_per_client, cfg->limits.max_connections);
     if (!cfg->limits.max_connections || !cfg->limits.max_streams_per_peer ||
-        !cfg->limits.dht_rate || !cfg->limits.handshake_timeout_ms || !cfg->limits.idle_timeout_ms)
+        !cfg->limits.max_sessions_per_peer || !cfg->limits.dht_rate ||
+        !cfg->limits.handshake_timeout_ms || !cfg->limits.idle_timeout_ms)
         verr(d, NULL, "limits", "limits must not be zero");
 
     for (size_t i = 0; i < cfg->n_services; i++) {
@@ -2474,8 +2482,11 @@ int vx_config_dump_ex(const struct vx_config *cfg, FILE *f, unsigned flags)
     put_duration(f, cfg->limits.handshake_timeout_ms);
     fputs("\n  idle_timeout: ", f);
     put_duration(f, cfg->limits.idle_timeout_ms);
-    fprintf(f, "\n  max_streams_per_peer: %" PRIu32 "\n  dht_rate: %" PRIu32 "\n",
-            cfg->limits.max_streams_per_peer, cfg->limits.dht_rate);
+    fprintf(f,
+            "\n  max_streams_per_peer: %" PRIu32 "\n  max_sessions_per_peer: %" PRIu32
+            "\n  dht_rate: %" PRIu32 "\n",
+            cfg->limits.max_streams_per_peer, cfg->limits.max_sessions_per_peer,
+            cfg->limits.dht_rate);
     fflush(f);
     return ferror(f) ? VX_ERR_SYS : 0;
 }

@@ -144,6 +144,7 @@ struct vx_cfg_limits {
     uint64_t handshake_timeout_ms;       /* [10 s] */
     uint64_t idle_timeout_ms;            /* [300 s] */
     uint32_t max_streams_per_peer;       /* [1024] */
+    uint32_t max_sessions_per_peer;      /* isolated sessions per node [16] */
     uint32_t dht_rate;                   /* DHT requests per second per peer [50] */
 };
 

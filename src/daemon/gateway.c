@@ -174,6 +174,8 @@ int vx_gateway_new(struct ev_loop *loop, const struct vx_identity *id, const str
     vx_transport_conf_defaults(&tc);
     if (cfg->limits.max_streams_per_peer)
         tc.max_streams = cfg->limits.max_streams_per_peer;
+    if (cfg->limits.max_sessions_per_peer)
+        tc.max_isolated = cfg->limits.max_sessions_per_peer;
     if (cfg->limits.handshake_timeout_ms)
         tc.handshake_timeout_ms = (uint32_t)cfg->limits.handshake_timeout_ms;
     {

@@ -52,8 +52,9 @@ libvx6_a_SOURCES += src/daemon/gateway.c src/daemon/gateway.h
 # A node made of the gateway alone, for the tests/net scripts.
 check_PROGRAMS += tests/tools/vx6-gw-node
 tests_tools_vx6_gw_node_SOURCES = tests/tools/vx6-gw-node.c
-TESTS += tests/net/gateway_direct.sh
-EXTRA_DIST += tests/net/gateway_direct.sh tests/net/lib.sh tests/net/socks5.py
+TESTS += tests/net/gateway_direct.sh tests/net/gateway_isolation.sh
+EXTRA_DIST += tests/net/gateway_direct.sh tests/net/gateway_isolation.sh tests/net/lib.sh \
+	tests/net/socks5.py
 
 # --- gateway modules in vx6d (gatewaymod.c) ---
 libvx6_a_SOURCES += src/daemon/gatewaymod.c src/daemon/gatewaymod.h

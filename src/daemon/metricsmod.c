@@ -32,7 +32,8 @@ struct vx_metricsmod {
     struct vx_counter *sessions_total, *hs_failed, *streams_total;
     struct vx_counter *bytes_in, *bytes_out;
     struct vx_gauge *stream_mem;
-    struct vx_counter *lim_sessions, *lim_streams;
+    struct vx_counter *lim_sessions, *lim_streams, *lim_isolated;
+    struct vx_gauge *isolated;
 
     /* DHT */
     struct vx_gauge *dht_contacts, *dht_records, *dht_published;
@@ -95,6 +96,8 @@ static void collect(struct vx_metrics *mx, void *arg)
         vx_gauge_set(m->stream_mem, (double)ts.stream_mem);
         m->lim_sessions->v = ts.limit_sessions;
         m->lim_streams->v = ts.limit_streams;
+        m->lim_isolated->v = ts.limit_isolated;
+        vx_gauge_set(m->isolated, (double)ts.isolated);
     }
     if (dht) {
         struct vx_dht_stats st;
@@ -206,6 +209,11 @@ static void register_all(struct vx_metricsmod *m)
         m->lim_streams = C("vx6_limit_hits_total",
                            "Connections, streams or requests refused or closed by a limit.",
                            "limit", "max_streams_per_peer");
+        m->lim_isolated = C("vx6_limit_hits_total",
+                            "Connections, streams or requests refused or closed by a limit.",
+                            "limit", "max_sessions_per_peer");
+        m->isolated = G("vx6_sessions_isolated",
+                        "Sessions dialled for one set of SOCKS credentials (stream isolation).");
     }
     if (dht) {
         m->dht_contacts = G("vx6_dht_contacts", "Contacts in the DHT routing table.");

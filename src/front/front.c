@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "front/errors.h"
 #include "front/http.h"
 #include "front/pac.h"
@@ -116,6 +118,7 @@ struct vx_front {
     uint32_t max_conns;
     uint32_t max_per_client;
     struct vx_front_stats st;
+    uint8_t iso_key[crypto_shorthash_KEYBYTES]; /* keys the isolation hash */
 };
 
 /* ---- connection life cycle ---------------------------------------------- */
@@ -428,6 +431,23 @@ static int early_add(struct conn *c, const uint8_t *p, size_t n)
 
 /* ---- SOCKS ---------------------------------------------------------------- */
 
+/* Stream isolation as Tor's IsolateSOCKSAuth: the client's username and
+ * password (both, exactly) pick the session.  A keyed hash, never 0 (0 is the
+ * shared session), so equal credentials always give the same key. */
+static uint64_t socks_isolation(const struct vx_front *f, const struct vx_socks_request *q)
+{
+    uint8_t buf[VX_SOCKS_MAX_USER + VX_SOCKS_MAX_PASS + 2], h[crypto_shorthash_BYTES];
+    size_t ul = strlen(q->username), pl = strlen(q->password);
+    uint64_t k = 0;
+
+    memcpy(buf, q->username, ul + 1); /* the NUL separates: "a"+"bc" != "ab"+"c" */
+    memcpy(buf + ul + 1, q->password, pl + 1);
+    crypto_shorthash(h, buf, ul + pl + 2, f->iso_key);
+    for (int i = 0; i < 8; i++)
+        k = k << 8 | h[i];
+    return k ? k : 1;
+}
+
 static void socks_flush(struct conn *c)
 {
     size_t n;
@@ -451,7 +471,7 @@ static void socks_input(struct conn *c, const uint8_t *buf, size_t len)
         return;
     }
     const struct vx_socks_request *q = vx_socks_request(&c->ps->socks);
-    struct vx_path_opts opts = {VX_ROUTE_AUTO, 0, 0};
+    struct vx_path_opts opts = {VX_ROUTE_AUTO, 0, 0, 0};
     c->kind = q->version == 4 ? K_SOCKS4 : K_SOCKS5;
     snprintf(c->host, sizeof(c->host), "%s", q->host);
     c->port = q->port;
@@ -463,10 +483,15 @@ static void socks_input(struct conn *c, const uint8_t *buf, size_t len)
         conn_fail(c, VX_ERR_BADADDR);
         return;
     }
-    /* Without socks_auth the username may carry per-request options. */
-    if (!c->f->username && q->has_auth && vx_path_opts_parse(&opts, q->username) < 0) {
-        conn_fail(c, VX_ERR_INVAL);
-        return;
+    /* Without socks_auth the username may carry per-request options, and
+     * the credentials isolate: a session of their own to each node.  (With
+     * socks_auth every client sends the same ones: nothing to isolate.) */
+    if (!c->f->username && q->has_auth) {
+        if (vx_path_opts_parse(&opts, q->username) < 0) {
+            conn_fail(c, VX_ERR_INVAL);
+            return;
+        }
+        opts.isolation = socks_isolation(c->f, q);
     }
     conn_start_connect(c, &opts);
 }
@@ -822,7 +847,7 @@ static void listener_cb(struct ev_loop *loop, ev_io *w, int revents)
         struct conn *c = conn_new(f, fd, &ss);
         l->conns++;
         if (l->is_forward) {
-            struct vx_path_opts opts = {l->route, 0, 0};
+            struct vx_path_opts opts = {l->route, 0, 0, 0};
             c->kind = K_FORWARD;
             snprintf(c->host, sizeof(c->host), "%s", l->host);
             c->port = l->port;
@@ -882,6 +907,9 @@ struct vx_front *vx_front_new(struct ev_loop *loop, struct vx_path *path)
     f->path = path;
     ev_check_init(&f->reaper, reap_cb);
     f->reaper.data = f;
+    if (sodium_init() < 0)
+        abort();
+    crypto_shorthash_keygen(f->iso_key);
     vx_front_configure(f, NULL);
     return f;
 }

@@ -842,6 +842,7 @@ static int req_open(struct vx_path_req *r, const uint8_t *peer_id, const struct 
     tgt.kind = VX_TARGET_SERVICE;
     tgt.port = r->port;
     snprintf(tgt.name, sizeof(tgt.name), "%s", r->service);
+    tgt.isolation = r->opts.isolation;
     r->state = R_OPENING;
     r->stream = vx_transport_open(r->p->t, peer_id, addr, addrlen, &tgt, &stream_cbs, r, &err);
     if (!r->stream)
@@ -1126,7 +1127,7 @@ struct vx_path_req *vx_path_connect(struct vx_path *p, const char *host, uint16_
         *err = r;
         goto fail;
     }
-    struct vx_path_opts o = {VX_ROUTE_AUTO, 0, 0};
+    struct vx_path_opts o = {VX_ROUTE_AUTO, 0, 0, 0};
     if (opts)
         o = *opts;
     if (n.kind == VX_NAME_HIDDEN && !p->hs) {

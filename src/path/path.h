@@ -74,6 +74,11 @@ struct vx_path_opts {
     enum vx_route route;
     unsigned hops;       /* relay hops; 0: the default (unused by direct paths) */
     uint32_t timeout_ms; /* 0: the path's default */
+    /* Stream isolation (not parsed: set by the caller, e.g. from SOCKS
+     * credentials).  0: direct streams share the node's default session;
+     * another value: direct streams use a session of their own per value
+     * (vx_stream_target.isolation). */
+    uint64_t isolation;
 };
 
 /* Parse per-request options carried in a SOCKS username or similar:

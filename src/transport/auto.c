@@ -622,7 +622,11 @@ static struct vx_stream *at_open(struct vx_transport *t, const uint8_t *peer_id,
             }
             return (struct vx_stream *)as;
         }
-        if (hint == VX_AUTO_HINT_QUIC || e == VX_ERR_INVAL) {
+        /* An isolated open over max_isolated must not get round the limit
+         * by dialling TCP instead.  (Each carrier counts its own sessions:
+         * a peer reached over both can hold up to twice the limit.) */
+        if (hint == VX_AUTO_HINT_QUIC || e == VX_ERR_INVAL ||
+            (e == VX_ERR_LIMIT && tgt->isolation)) {
             *err = e;
             as_free(as);
             return NULL;
@@ -655,6 +659,8 @@ static void at_get_stats(const struct vx_transport *t, struct vx_transport_stats
     st->stream_mem = a.stream_mem + b.stream_mem;
     st->limit_sessions = a.limit_sessions + b.limit_sessions;
     st->limit_streams = a.limit_streams + b.limit_streams;
+    st->limit_isolated = a.limit_isolated + b.limit_isolated;
+    st->isolated = a.isolated + b.isolated;
 }
 
 /* A carrier's handshake failure is the auto transport's (daemon hook). */

@@ -373,6 +373,7 @@ struct quic_conn {
     ngtcp2_crypto_conn_ref ref;
     enum qc_state state;
     int client;
+    uint64_t iso; /* dialled for this target.isolation (0: the shared one) */
     int err;
     int peer_id_err;           /* set by the certificate check */
     struct quic_sock *sock[2]; /* client: own sockets (two while migrating) */
@@ -2603,25 +2604,46 @@ static int qt_listen(struct vx_transport *t, const struct sockaddr *sa, socklen_
     return 0;
 }
 
+static int conn_gone(const struct quic_conn *c)
+{
+    return c->state == QC_DEAD || (c->conn && (ngtcp2_conn_is_in_closing_period(c->conn) ||
+                                               ngtcp2_conn_is_in_draining_period(c->conn)));
+}
+
+/* Is c a connection to peer_id (or, with no ID, dialled to addr)? */
+static int conn_reaches(const struct quic_conn *c, const uint8_t *peer_id,
+                        const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (peer_id)
+        return (c->have_peer_id || c->expect_id) && !memcmp(c->peer_id, peer_id, VX_NODE_ID_LEN);
+    return addr && c->client && c->diallen == addrlen &&
+           sockaddr_eq((struct sockaddr *)&c->dial, addr);
+}
+
+/* A usable connection to the peer for isolation key iso (an open one first). */
 static struct quic_conn *find_conn(struct quic_transport *qt, const uint8_t *peer_id,
-                                   const struct sockaddr *addr, socklen_t addrlen)
+                                   const struct sockaddr *addr, socklen_t addrlen, uint64_t iso)
 {
     struct quic_conn *best = NULL;
 
     for (struct quic_conn *c = qt->conns; c; c = c->next) {
-        if (c->state == QC_DEAD || (c->conn && (ngtcp2_conn_is_in_closing_period(c->conn) ||
-                                                ngtcp2_conn_is_in_draining_period(c->conn))))
+        if (conn_gone(c) || c->iso != iso || !conn_reaches(c, peer_id, addr, addrlen))
             continue;
-        if (peer_id) {
-            if ((c->have_peer_id || c->expect_id) && !memcmp(c->peer_id, peer_id, VX_NODE_ID_LEN) &&
-                (!best || (best->state != QC_OPEN && c->state == QC_OPEN)))
-                best = c;
-        } else if (addr && c->client && c->diallen == addrlen &&
-                   sockaddr_eq((struct sockaddr *)&c->dial, addr)) {
+        if (!peer_id || !best || (best->state != QC_OPEN && c->state == QC_OPEN))
             best = c;
-        }
     }
     return best;
+}
+
+/* Isolated connections to the peer, open or still handshaking. */
+static uint32_t count_isolated(struct quic_transport *qt, const uint8_t *peer_id,
+                               const struct sockaddr *addr, socklen_t addrlen)
+{
+    uint32_t n = 0;
+    for (struct quic_conn *c = qt->conns; c; c = c->next)
+        if (c->iso && !conn_gone(c) && conn_reaches(c, peer_id, addr, addrlen))
+            n++;
+    return n;
 }
 
 static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
@@ -2640,7 +2662,7 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
         *err = VX_ERR_INVAL;
         return NULL;
     }
-    c = find_conn(qt, peer_id, addr, addrlen);
+    c = find_conn(qt, peer_id, addr, addrlen, tgt->isolation);
     if (!c) {
         if (!addr) {
             *err = VX_ERR_UNREACH;
@@ -2651,9 +2673,19 @@ static struct vx_stream *qt_open(struct vx_transport *t, const uint8_t *peer_id,
             *err = VX_ERR_LIMIT;
             return NULL;
         }
+        if (tgt->isolation && count_isolated(qt, peer_id, addr, addrlen) >= qt->conf.max_isolated) {
+            qt->st.limit_isolated++;
+            log_info(LD_QUIC,
+                     "%u isolated connections to that peer already; refusing another "
+                     "(limits.max_sessions_per_peer)",
+                     qt->conf.max_isolated);
+            *err = VX_ERR_LIMIT;
+            return NULL;
+        }
         c = conn_client_new(qt, peer_id, addr, addrlen, err);
         if (!c)
             return NULL;
+        c->iso = tgt->isolation;
     }
     s = stream_new(c, 1);
     s->state = QS_WAIT_CONN;
@@ -2668,6 +2700,10 @@ static void qt_get_stats(const struct vx_transport *t, struct vx_transport_stats
 {
     const struct quic_transport *qt = (const struct quic_transport *)t;
     *st = qt->st;
+    st->isolated = 0;
+    for (const struct quic_conn *c = qt->conns; c; c = c->next)
+        if (c->iso && c->state == QC_OPEN)
+            st->isolated++;
 }
 
 static const char *cipher_name(gnutls_session_t tls)
@@ -2697,6 +2733,7 @@ static void qt_foreach_session(const struct vx_transport *t, vx_session_visit_fn
             continue;
         memset(&info, 0, sizeof(info));
         memcpy(info.peer_id, c->peer_id, VX_NODE_ID_LEN);
+        info.isolated = c->iso != 0;
         p = ngtcp2_conn_get_path(c->conn);
         if (p->remote.addrlen <= sizeof(info.addr)) {
             memcpy(&info.addr, p->remote.addr, p->remote.addrlen);
@@ -2741,6 +2778,8 @@ struct vx_transport *vx_transport_quic_new(struct ev_loop *loop, const struct vx
         qt->conf.session_window = qt->conf.stream_window;
     if (!qt->conf.max_streams)
         qt->conf.max_streams = 1;
+    if (!qt->conf.max_isolated)
+        qt->conf.max_isolated = 1;
     gnutls_global_set_log_function(gnutls_log_cb);
     gnutls_global_set_log_level(vx_log_enabled(LD_TLS, VX_LOG_DEBUG) ? 3 : 0);
     if (gnutls_priority_init(&qt->prio, tls_priority, NULL) < 0 || make_credentials(qt) < 0) {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -47,6 +48,7 @@ _Static_assert(VX_TARGET_DATA_MAX == VX_WIRE_TDATA_MAX, "target data size");
 #define IN_CAP     (4u * VX_REC_MAX_WIRE)
 #define SOCK_BUF   (4 * 1024 * 1024)
 #define MIN_WINDOW 4096u
+#define PEND_MAX   8 /* DATA frames gathered into one write to a local socket */
 
 enum sess_state {
     SS_CONNECTING, /* TCP connect in progress (initiator) */
@@ -113,6 +115,7 @@ struct session {
     int initiator;
     int dirty;
     int going_away; /* GOAWAY received: no new streams here */
+    uint64_t iso;   /* dialled for this target.isolation (0: the shared one) */
     int goaway_sent;
     int fail_err; /* deferred failure (dial error) */
     ev_io rw, ww;
@@ -138,6 +141,12 @@ struct session {
     size_t in_off, in_len;
     uint8_t *out;
     size_t out_off, out_len, out_cap;
+    /* DATA for one spliced stream, decrypted in place in `in` and written
+     * with one sendmsg once the read's records are processed. */
+    struct vx_stream *pend_st;
+    struct iovec pend_iov[PEND_MAX];
+    int pend_n;
+    size_t pend_len;
     size_t rec_start;
     int rec_open;
     int out_blocked;
@@ -698,65 +707,88 @@ static void stream_write_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+/* Records filled from one readable front socket before the session socket is
+ * written: one write (and one wakeup of the peer) per batch, not per record. */
+#define READ_BATCH 4
+
 static void stream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct vx_stream *st = w->data;
     struct session *s = st->sess;
-    int64_t avail;
+    int got = 0, eof = 0, err = 0;
 
-    if (!s || s->state != SS_OPEN || s->out_blocked) {
-        stream_update_read(st);
-        return;
-    }
-    avail = st->tx_credit < s->tx_credit ? st->tx_credit : s->tx_credit;
-    if (avail <= 0) {
-        stream_update_read(st);
-        return;
-    }
-    if (s->rec_open && rec_room(s) < VX_FRAME_DATA_HDR_LEN + 4096 && rec_seal(s) < 0) {
-        sess_kill(s, VX_ERR_LIMIT, "nonce space exhausted");
-        return;
-    }
-    rec_begin(s);
-    size_t room = rec_room(s) - VX_FRAME_DATA_HDR_LEN;
-    if ((uint64_t)avail > room)
-        avail = (int64_t)room;
-    uint8_t *hdr = s->out + s->out_len;
-    ssize_t n;
-    if (st->tbuf) {
-        n = (ssize_t)vx_buf_copyout(st->tbuf, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
-        vx_buf_drain(st->tbuf, (size_t)n);
-        if (vx_buf_len(st->tbuf) == 0) {
-            vx_buf_free(st->tbuf);
-            st->tbuf = NULL;
+    for (int i = 0; i < READ_BATCH; i++) {
+        if (!s || s->state != SS_OPEN || (s->out_blocked && !got)) {
+            stream_update_read(st);
+            return;
         }
-    } else {
-        do {
-            n = read(st->fd, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
-        } while (n < 0 && errno == EINTR);
-    }
-    if (n > 0) {
+        int64_t avail = st->tx_credit < s->tx_credit ? st->tx_credit : s->tx_credit;
+        if (avail <= 0 || s->out_len - s->out_off > OUT_HWM)
+            break;
+        if (s->rec_open && rec_room(s) < VX_FRAME_DATA_HDR_LEN + 4096 && rec_seal(s) < 0) {
+            sess_kill(s, VX_ERR_LIMIT, "nonce space exhausted");
+            return;
+        }
+        rec_begin(s);
+        size_t room = rec_room(s) - VX_FRAME_DATA_HDR_LEN;
+        if ((uint64_t)avail > room)
+            avail = (int64_t)room;
+        uint8_t *hdr = s->out + s->out_len;
+        ssize_t n;
+        if (st->tbuf) {
+            n = (ssize_t)vx_buf_copyout(st->tbuf, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
+            vx_buf_drain(st->tbuf, (size_t)n);
+            if (vx_buf_len(st->tbuf) == 0) {
+                vx_buf_free(st->tbuf);
+                st->tbuf = NULL;
+            }
+        } else {
+            do {
+                n = read(st->fd, hdr + VX_FRAME_DATA_HDR_LEN, (size_t)avail);
+            } while (n < 0 && errno == EINTR);
+        }
+        if (n == 0) {
+            eof = 1;
+            break;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                err = errno;
+            break;
+        }
         vx_frame_data_hdr(hdr, st->sid, (uint16_t)n);
         s->out_len += VX_FRAME_DATA_HDR_LEN + (size_t)n;
         st->tx_credit -= n;
         s->tx_credit -= n;
         s->bytes_out += (uint64_t)n;
         st->t->st.bytes_out += (uint64_t)n;
-        sess_flush(s);
-        if (st->state == ST_OPEN)
-            stream_update_read(st);
-        return;
+        got = 1;
+        if (n < avail)
+            break; /* drained */
+        /* Full: seal it so that the next read starts a fresh record. */
+        if (rec_seal(s) < 0) {
+            sess_kill(s, VX_ERR_LIMIT, "nonce space exhausted");
+            return;
+        }
     }
-    if (n == 0) {
+    if (got) {
+        sess_flush(s);
+        if (st->state != ST_OPEN)
+            return;
+        if (!eof && !err)
+            stream_update_read(st);
+    }
+    if (eof) {
         st->local_eof = 1;
         ev_io_stop(loop, &st->rw);
         stream_send(st, VX_FR_FIN, 0);
         stream_check_done(st);
-        return;
+    } else if (err) {
+        errno = err;
+        stream_local_broken(st);
+    } else if (!got) {
+        stream_update_read(st);
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return;
-    stream_local_broken(st);
 }
 
 static struct vx_stream *stream_new(struct vx_transport *t, struct session *s, uint32_t sid)
@@ -871,6 +903,9 @@ static void on_open_ok(struct session *s, struct vx_stream *st)
         st->cbs.on_open(st, 0, st->arg);
 }
 
+static void stream_buffer(struct session *s, struct vx_stream *st, const uint8_t *p, size_t n);
+static void pend_flush(struct session *s);
+
 static void on_data(struct session *s, const struct vx_frame *f)
 {
     if (f->data_len > s->rx_left) {
@@ -911,18 +946,22 @@ static void on_data(struct session *s, const struct vx_frame *f)
         st->paused = 1;
     }
     if (st->spliced && (!st->rbuf || vx_buf_len(st->rbuf) == 0)) {
-        ssize_t w = fd_send(st, p, n);
-        if (w < 0) {
-            sess_consumed(s, n);
-            stream_local_broken(st);
-            return;
-        }
-        stream_consumed(st, (size_t)w);
-        p += w;
-        n -= (size_t)w;
-        if (n == 0)
-            return;
+        /* Gathered: written by pend_flush() after this read's records. */
+        if (s->pend_st != st || s->pend_n == PEND_MAX)
+            pend_flush(s);
+        s->pend_st = st;
+        s->pend_iov[s->pend_n].iov_base = (void *)(uintptr_t)p;
+        s->pend_iov[s->pend_n].iov_len = n;
+        s->pend_n++;
+        s->pend_len += n;
+        return;
     }
+    stream_buffer(s, st, p, n);
+}
+
+/* Keep n bytes the local socket did not take; written when it is writable. */
+static void stream_buffer(struct session *s, struct vx_stream *st, const uint8_t *p, size_t n)
+{
     if (!st->rbuf)
         st->rbuf = vx_buf_new(s->t->conf.stream_window);
     if (vx_buf_add(st->rbuf, p, n) < 0) {
@@ -934,6 +973,54 @@ static void on_data(struct session *s, const struct vx_frame *f)
     }
     if (st->spliced)
         ev_io_start(s->t->loop, &st->ww);
+}
+
+/* Write the gathered DATA of s->pend_st with one sendmsg/writev; what the
+ * socket does not take goes to the stream's buffer.  Must run before any
+ * other frame for the stream is handled and before `in` is reused. */
+static void pend_flush(struct session *s)
+{
+    struct vx_stream *st = s->pend_st;
+    int cnt = s->pend_n;
+    size_t len = s->pend_len;
+
+    s->pend_st = NULL;
+    s->pend_n = 0;
+    s->pend_len = 0;
+    if (!st || cnt == 0 || s->state != SS_OPEN)
+        return;
+    if (st->state != ST_OPEN) {
+        sess_consumed(s, len);
+        return;
+    }
+    ssize_t w;
+    do {
+        if (st->is_sock) {
+            struct msghdr mh = {.msg_iov = s->pend_iov, .msg_iovlen = (size_t)cnt};
+            w = sendmsg(st->fd, &mh, MSG_NOSIGNAL);
+        } else {
+            w = writev(st->fd, s->pend_iov, cnt);
+        }
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        w = 0;
+    if (w < 0) {
+        sess_consumed(s, len);
+        stream_local_broken(st);
+        return;
+    }
+    stream_consumed(st, (size_t)w);
+    size_t skip = (size_t)w;
+    for (int i = 0; i < cnt && st->state == ST_OPEN; i++) {
+        const uint8_t *p = s->pend_iov[i].iov_base;
+        size_t n = s->pend_iov[i].iov_len;
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        stream_buffer(s, st, p + skip, n - skip);
+        skip = 0;
+    }
 }
 
 static void on_reset(struct session *s, struct vx_stream *st, uint16_t reason)
@@ -1102,6 +1189,8 @@ static void rec_process(struct session *s)
                 return;
             }
             off += used;
+            if (f.type != VX_FR_DATA)
+                pend_flush(s); /* keeps DATA before a FIN, RESET... */
             if (f.type == VX_FR_REKEY)
                 rekey = 1;
             else
@@ -1497,8 +1586,10 @@ static void sess_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     s->in_len += (size_t)n;
     if (s->state == SS_HANDSHAKE)
         hs_process(s);
-    if (s->state == SS_OPEN)
+    if (s->state == SS_OPEN) {
         rec_process(s);
+        pend_flush(s);
+    }
     if (s->state == SS_DEAD)
         return;
     if (s->in_off == s->in_len) {
@@ -1673,6 +1764,7 @@ struct vx_transport *vx_transport_tcp_new(struct ev_loop *loop, const struct vx_
     DEFAULT_IF_ZERO(session_window);
     DEFAULT_IF_ZERO(max_streams);
     DEFAULT_IF_ZERO(max_sessions);
+    DEFAULT_IF_ZERO(max_isolated);
 #undef DEFAULT_IF_ZERO
     if (t->conf.stream_window < MIN_WINDOW)
         t->conf.stream_window = MIN_WINDOW;
@@ -1782,23 +1874,40 @@ static int addr_equal(const struct sockaddr_storage *a, socklen_t alen, const st
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* Is s a session to peer_id (or, with no ID, dialled to addr)? */
+static int sess_reaches(const struct session *s, const uint8_t *peer_id,
+                        const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (peer_id) {
+        if (s->state == SS_OPEN)
+            return memcmp(s->peer_id, peer_id, VX_NODE_ID_LEN) == 0;
+        return s->have_expected && memcmp(s->expected_id, peer_id, VX_NODE_ID_LEN) == 0;
+    }
+    return s->initiator && addr && addr_equal(&s->addr, s->addrlen, addr, addrlen);
+}
+
+/* A usable session to the peer for isolation key iso. */
 static struct session *find_session(struct vx_transport *t, const uint8_t *peer_id,
-                                    const struct sockaddr *addr, socklen_t addrlen)
+                                    const struct sockaddr *addr, socklen_t addrlen, uint64_t iso)
 {
     for (struct session *s = t->sessions; s; s = s->next) {
-        if (s->going_away || s->goaway_sent)
+        if (s->going_away || s->goaway_sent || s->iso != iso)
             continue;
-        if (peer_id) {
-            if (s->state == SS_OPEN && memcmp(s->peer_id, peer_id, VX_NODE_ID_LEN) == 0)
-                return s;
-            if (s->state != SS_OPEN && s->have_expected &&
-                memcmp(s->expected_id, peer_id, VX_NODE_ID_LEN) == 0)
-                return s;
-        } else if (s->initiator && addr && addr_equal(&s->addr, s->addrlen, addr, addrlen)) {
+        if (sess_reaches(s, peer_id, addr, addrlen))
             return s;
-        }
     }
     return NULL;
+}
+
+/* Isolated sessions to the peer, alive or still handshaking. */
+static uint32_t count_isolated(struct vx_transport *t, const uint8_t *peer_id,
+                               const struct sockaddr *addr, socklen_t addrlen)
+{
+    uint32_t n = 0;
+    for (struct session *s = t->sessions; s; s = s->next)
+        if (s->iso && s->state != SS_DEAD && sess_reaches(s, peer_id, addr, addrlen))
+            n++;
+    return n;
 }
 
 static struct session *sess_dial(struct vx_transport *t, const uint8_t *peer_id,
@@ -1854,7 +1963,7 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
         *err = VX_ERR_INVAL;
         return NULL;
     }
-    struct session *s = find_session(t, peer_id, addr, addrlen);
+    struct session *s = find_session(t, peer_id, addr, addrlen, tgt->isolation);
     if (!s) {
         if (!addr) {
             *err = VX_ERR_UNREACH;
@@ -1865,8 +1974,18 @@ static struct vx_stream *tcp_open(struct vx_transport *t, const uint8_t *peer_id
             *err = VX_ERR_LIMIT;
             return NULL;
         }
+        if (tgt->isolation && count_isolated(t, peer_id, addr, addrlen) >= t->conf.max_isolated) {
+            t->st.limit_isolated++;
+            log_info(LD_SESSION,
+                     "transport: %u isolated sessions to that peer already; "
+                     "refusing another (limits.max_sessions_per_peer)",
+                     t->conf.max_isolated);
+            *err = VX_ERR_LIMIT;
+            return NULL;
+        }
         if (!(s = sess_dial(t, peer_id, addr, addrlen, err)))
             return NULL;
+        s->iso = tgt->isolation;
     }
     uint32_t limit = t->conf.max_streams;
     if (s->state == SS_OPEN && s->peer_hello.max_streams < limit)
@@ -2113,13 +2232,17 @@ static void tcp_get_stats(const struct vx_transport *t, struct vx_transport_stat
 {
     *out = t->st;
     out->stream_mem = 0;
-    for (const struct session *s = t->sessions; s; s = s->next)
+    out->isolated = 0;
+    for (const struct session *s = t->sessions; s; s = s->next) {
+        if (s->iso && s->state == SS_OPEN)
+            out->isolated++;
         for (const struct vx_stream *st = s->streams; st; st = st->next) {
             if (st->rbuf)
                 out->stream_mem += vx_buf_mem(st->rbuf);
             if (st->tbuf)
                 out->stream_mem += vx_buf_mem(st->tbuf);
         }
+    }
 }
 
 static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg)
@@ -2133,6 +2256,7 @@ static void tcp_foreach_session(const struct vx_transport *t, vx_session_visit_f
         memcpy(&info.addr, &s->addr, s->addrlen);
         info.addrlen = s->addrlen;
         info.initiator = s->initiator;
+        info.isolated = s->iso != 0;
         info.streams = s->nstreams;
         info.bytes_in = s->bytes_in;
         info.bytes_out = s->bytes_out;

@@ -22,6 +22,7 @@ void vx_transport_conf_defaults(struct vx_transport_conf *c)
     c->session_window = 16 * 1024 * 1024;
     c->max_streams = 4096;
     c->max_sessions = 1024;
+    c->max_isolated = 16;
     c->rekey_bytes = 1ull << 36; /* 64 GiB */
     c->rekey_seconds = 3600;
 }

@@ -51,6 +51,12 @@ struct vx_stream_target {
     char name[VX_TARGET_NAME_MAX + 1];  /* service name, NUL-terminated */
     uint16_t data_len;                  /* opaque bytes for higher layers */
     uint8_t data[VX_TARGET_DATA_MAX];
+    /* Local only, never sent: the opener's isolation key.  0 shares the
+     * peer's default session; any other value gets a session of its own
+     * (dialled for it, reused only by opens with the same key), so streams
+     * of different keys never share a connection to the peer.  Ignored on
+     * incoming streams. */
+    uint64_t isolation;
 };
 
 struct vx_stream_cbs {
@@ -73,6 +79,7 @@ struct vx_transport_conf {
     uint32_t session_window;       /* initial per-session receive window, bytes */
     uint32_t max_streams;          /* concurrent streams per session */
     uint32_t max_sessions;         /* concurrent sessions per transport */
+    uint32_t max_isolated;         /* isolated sessions per peer (target.isolation) */
     uint64_t rekey_bytes;          /* rekey a direction after this many bytes */
     uint32_t rekey_seconds;        /* ...or after this long */
 };
@@ -190,6 +197,8 @@ struct vx_transport_stats {
     uint64_t stream_mem;        /* bytes buffered for streams right now */
     uint64_t limit_sessions;    /* sessions refused: max_sessions reached */
     uint64_t limit_streams;     /* streams refused: max_streams per session */
+    uint64_t limit_isolated;    /* opens refused: max_isolated sessions to the peer */
+    uint64_t isolated;          /* isolated sessions open now (in `sessions`) */
 };
 void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *st);
 
@@ -203,6 +212,7 @@ struct vx_session_info {
     uint64_t established_ms; /* vx_time_mono_ms() when the handshake completed */
     uint32_t rtt_ms;      /* last keepalive round trip, 0 if unknown */
     const char *cipher;   /* "chacha20-poly1305" or "aes-256-gcm" */
+    int isolated;         /* dialled for a nonzero target.isolation */
 };
 typedef void (*vx_session_visit_fn)(const struct vx_session_info *info, void *arg);
 void vx_transport_foreach_session(const struct vx_transport *t, vx_session_visit_fn fn, void *arg);

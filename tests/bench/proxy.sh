@@ -62,11 +62,13 @@ CFG
         vx_bg 2 ssh -N -D 127.0.0.1:1081 -c chacha20-poly1305@openssh.com -i "$VX_TMP/userkey" \
             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
             -p 2222 root@10.55.0.1 &&
-        vx_wait_tcp 2 127.0.0.1 1081 && have_ssh=1
+        vx_wait_tcp 2 127.0.0.1 1081 && have_ssh=1 SSHC_PID=${VX_PIDS[-1]}
 fi
 have_ms=0
 if command -v microsocks >/dev/null; then
-    vx_bg 1 microsocks -i 10.55.0.1 -p 1082
+    # microsocks logs every connection on stderr; the rows would drown in it.
+    vx_bg 1 sh -c 'exec microsocks -i 10.55.0.1 -p 1082 2>/dev/null'
+    MS_PID=${VX_PIDS[-1]} # exec: the pid is microsocks itself (not another run's)
     vx_wait_tcp 1 10.55.0.1 1082 && have_ms=1
 fi
 
@@ -109,10 +111,9 @@ row loopback 1 plain none 127.0.0.1 ""
 row vx6 2 socks 127.0.0.1:1080 vx6 "$NODE_PID_a $NODE_PID_b"
 if [ $have_ssh = 1 ]; then
     SSHD_PIDS=$(pgrep -f "sshd.*$VX_TMP" | tr '\n' ' ')
-    SSHC_PID=$(pgrep -f "ssh -N -D 127.0.0.1:1081" | head -1)
     row "ssh -D" 2 socks 127.0.0.1:1081 127.0.0.1 "$SSHD_PIDS $SSHC_PID"
 fi
-[ $have_ms = 1 ] && row microsocks 2 socks 10.55.0.1:1082 127.0.0.1 "$(pgrep -x microsocks | tr '\n' ' ')"
+[ $have_ms = 1 ] && row microsocks 2 socks 10.55.0.1:1082 127.0.0.1 "$MS_PID"
 
 echo
 echo "bulk ${MIB} MiB, latency over $NLAT sequential connections, memory over $IDLE idle connections"
@@ -127,8 +128,14 @@ if [ -n "${TP["ssh -D"]:-}" ]; then
     awk -v a="${TP[vx6]}" -v b="${TP["ssh -D"]}" 'BEGIN { printf "throughput vx6 / ssh -D: %.2fx (target >= 2x)\n", a / b }'
     awk -v a="${P50[vx6]}" -v b="${P50["ssh -D"]}" 'BEGIN { printf "p50 latency vx6 / ssh -D: %.2fx\n", a / b }'
 fi
-[ -n "${TP[microsocks]:-}" ] &&
-    awk -v a="${TP[vx6]}" -v b="${TP[microsocks]}" 'BEGIN { printf "throughput vx6 / microsocks: %.2fx\n", a / b }'
+if [ $have_ms = 1 ]; then
+    if [ -n "${TP[microsocks]:-}" ]; then
+        awk -v a="${TP[vx6]}" -v b="${TP[microsocks]}" 'BEGIN { printf "throughput vx6 / microsocks: %.2fx\n", a / b }'
+        awk -v a="${P50[vx6]}" -v b="${P50[microsocks]}" 'BEGIN { printf "p50 latency vx6 / microsocks: %.2fx\n", a / b }'
+    else
+        echo "microsocks row failed (see the errors above)"
+    fi
+fi
 awk -v a="${TP[vx6]}" -v b="${TP[loopback]}" 'BEGIN { printf "throughput vx6 / loopback: %.2fx\n", a / b }'
 echo "p50 connect+first byte through vx6: ${P50[vx6]} ms (target < 1 ms)"
 echo "daemon memory per idle proxied connection (A+B): ${MEM[vx6]} KiB (target < 64 KiB)"

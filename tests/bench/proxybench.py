@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """proxybench.py — servers and clients for tests/bench/proxy.sh.
 
-  serve SINK_PORT FIRST_PORT     127.0.0.1: SINK counts bytes until EOF and
-                                 answers the count; FIRST sends one byte on
+  serve SINK_PORT FIRST_PORT     127.0.0.1: SINK reads an 8-byte length,
+                                 then that many bytes, and answers the count
+                                 (no half-close: microsocks closes both ways
+                                 on the client's FIN); FIRST sends one byte on
                                  accept and then holds the connection
   bulk  MODE PROXY HOST PORT MiB   send MiB through a SOCKS5 proxy (MODE socks)
                                  or directly (MODE plain: PROXY ignored);
@@ -25,20 +27,11 @@ def socks_connect(proxy, host, port):
     s = socket.create_connection((ph or "127.0.0.1", int(pp)))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     h = host.encode()
-    def recv(need):
-        got = b""
-        while len(got) < need:
-            c = s.recv(need - len(got))
-            if not c:
-                raise RuntimeError("proxy closed")
-            got += c
-        return got
-
     # Not pipelined: some proxies (microsocks) want the method reply first.
     s.sendall(b"\x05\x01\x00")
-    recv(2)
+    recv_exact(s, 2)
     s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + port.to_bytes(2, "big"))
-    got = recv(10)
+    got = recv_exact(s, 10)
     if got[1] != 0:
         raise RuntimeError("SOCKS reply 0x%02x" % got[1])
     return s
@@ -52,15 +45,30 @@ def dial(mode, proxy, host, port):
     return socks_connect(proxy, host, port)
 
 
+def recv_exact(s, need):
+    got = b""
+    while len(got) < need:
+        c = s.recv(need - len(got))
+        if not c:
+            raise RuntimeError("peer closed")
+        got += c
+    return got
+
+
 def sink_conn(c):
-    buf = bytearray(4 << 20)
+    buf = memoryview(bytearray(4 << 20))
+    try:
+        want = int.from_bytes(recv_exact(c, 8), "big")
+    except (OSError, RuntimeError):  # a readiness probe: connect and close
+        c.close()
+        return
     n = 0
-    while True:
-        k = c.recv_into(buf)
+    while n < want:
+        k = c.recv_into(buf[: min(len(buf), want - n)])
         if not k:
             break
         n += k
-    c.sendall(str(n).encode())
+    c.sendall(b"%d\n" % n)
     c.close()
 
 
@@ -98,11 +106,11 @@ def main():
         buf = memoryview(bytearray(1 << 20))
         s = dial(mode, proxy, host, port)
         t0 = time.monotonic()
+        s.sendall((n << 20).to_bytes(8, "big"))
         for _ in range(n):
             s.sendall(buf)
-        s.shutdown(socket.SHUT_WR)
         reply = b""
-        while True:
+        while not reply.endswith(b"\n"):
             c = s.recv(64)
             if not c:
                 break

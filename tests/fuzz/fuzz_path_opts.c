@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* a SOCKS5 username is at most 255 bytes */
     char s[256];
-    struct vx_path_opts o = {.route = VX_ROUTE_AUTO, .hops = 0, .timeout_ms = 0}, before, again;
+    struct vx_path_opts o = {.route = VX_ROUTE_AUTO, .hops = 0, .timeout_ms = 0, .isolation = 0},
+                        before, again;
     int rc;
 
     if (size >= sizeof(s))

@@ -99,6 +99,7 @@ static void check_defaults(const struct vx_config *cfg)
     assert_int_equal(cfg->limits.handshake_timeout_ms, 10000);
     assert_int_equal(cfg->limits.idle_timeout_ms, 300000);
     assert_int_equal(cfg->limits.max_streams_per_peer, 1024);
+    assert_int_equal(cfg->limits.max_sessions_per_peer, 16);
     assert_int_equal(cfg->limits.dht_rate, 50);
 }
 
@@ -278,6 +279,7 @@ static void test_full(void **state)
     assert_int_equal(cfg->limits.handshake_timeout_ms, 1500);
     assert_int_equal(cfg->limits.idle_timeout_ms, 300000);
     assert_int_equal(cfg->limits.max_streams_per_peer, 64);
+    assert_int_equal(cfg->limits.max_sessions_per_peer, 4);
     assert_int_equal(cfg->limits.dht_rate, 20);
     vx_config_free(cfg);
 }
@@ -394,6 +396,7 @@ static void test_example_config(void **state)
                                        "handshake_timeout",
                                        "idle_timeout",
                                        "max_streams_per_peer",
+                                       "max_sessions_per_peer",
                                        "dht_rate"};
     static const char *const docs[] = {TESTS_SRCDIR "/../conf/vx6.yaml",
                                        TESTS_SRCDIR "/../man/vx6.yaml.5"};

@@ -833,7 +833,7 @@ static void test_forward(void **state)
 
 static void test_opts_parse(void **state)
 {
-    struct vx_path_opts o = {VX_ROUTE_AUTO, 0, 0};
+    struct vx_path_opts o = {VX_ROUTE_AUTO, 0, 0, 0};
     (void)state;
     assert_int_equal(vx_path_opts_parse(&o, "alice;route=direct,hops=5;x=y;timeout=2000"), 0);
     assert_int_equal(o.route, VX_ROUTE_DIRECT);
