@@ -5,6 +5,9 @@
 #   ns1: targets on 127.0.0.1 (sink, first-byte), node A (publishes them),
 #        sshd on 10.55.0.1:2222, microsocks on 10.55.0.1:1082
 #   ns2: node B (SOCKS on 127.0.0.1:1080), ssh -D 127.0.0.1:1081, the clients
+#   ns3, ns4: the same pair as ns1, ns2 with `transport: tcp` (row "vx6 tcp");
+#        ns1/ns2 run the default `transport: auto`, which carries the
+#        session over QUIC (row "vx6 quic")
 # Bulk: MiB through one connection into the sink.  Latency: sequential
 # connections, connect() to first byte (the session is warm).  Memory:
 # IDLE connections held open through each daemon, RSS delta / IDLE.
@@ -18,13 +21,17 @@ PB="python3 $VX_SRC/tests/bench/proxybench.py"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 SINK=7001 FIRST=7002
 
-vx_netns_up 2
+vx_netns_up 4
 A=$(vx_node_addr 1)
-vx_bg 1 $PB serve $SINK $FIRST
-vx_wait_tcp 1 127.0.0.1 $SINK || exit 1
+AT=$(vx_node_addr 3)
 LIM="limits: {max_connections: 100000, max_connections_per_client: 100000, max_streams_per_peer: 100000}"
-vx_node 1 a <<YAML || exit 1
+# pair NS_A NS_B NAME_A NAME_B TRANSPORT
+pair() {
+    vx_bg $1 $PB serve $SINK $FIRST
+    vx_wait_tcp $1 127.0.0.1 $SINK || return 1
+    vx_node $1 $3 <<YAML || return 1
 listen: ["[::]:4242"]
+transport: $5
 socks: off
 log_level: warn
 $LIM
@@ -34,12 +41,16 @@ services:
   - name: first
     target: 127.0.0.1:$FIRST
 YAML
-vx_node 2 b <<YAML || exit 1
+    vx_node $2 $4 <<YAML || return 1
 listen: ["[::]:4242"]
+transport: $5
 socks: 127.0.0.1:1080
 log_level: warn
 $LIM
 YAML
+}
+pair 1 2 a b auto || exit 1
+pair 3 4 at bt tcp || exit 1
 
 have_ssh=0
 if command -v sshd >/dev/null && command -v ssh >/dev/null; then
@@ -80,7 +91,7 @@ row() {
     local name=$1 ns=$2 mode=$3 pp=$4 host=$5 pids=$6
     local sinkh firsth
     if [ "$mode" = plain ]; then sinkh=127.0.0.1 firsth=127.0.0.1; else sinkh=$host firsth=$host; fi
-    [ "$host" = vx6 ] && sinkh=sink.$A.ipv6.vx6 firsth=first.$A.ipv6.vx6
+    case $host in vx6:*) sinkh=sink.${host#vx6:}.ipv6.vx6 firsth=first.${host#vx6:}.ipv6.vx6 ;; esac
     TP[$name]=$(nsx $ns $PB bulk $mode $pp $sinkh $SINK $MIB)
     local p50 p99
     read -r p50 p99 < <(nsx $ns $PB lat $mode $pp $firsth $FIRST $NLAT)
@@ -108,7 +119,8 @@ row() {
 }
 
 row loopback 1 plain none 127.0.0.1 ""
-row vx6 2 socks 127.0.0.1:1080 vx6 "$NODE_PID_a $NODE_PID_b"
+row "vx6 quic" 2 socks 127.0.0.1:1080 vx6:$A "$NODE_PID_a $NODE_PID_b"
+row "vx6 tcp" 4 socks 127.0.0.1:1080 vx6:$AT "$NODE_PID_at $NODE_PID_bt"
 if [ $have_ssh = 1 ]; then
     SSHD_PIDS=$(pgrep -f "sshd.*$VX_TMP" | tr '\n' ' ')
     row "ssh -D" 2 socks 127.0.0.1:1081 127.0.0.1 "$SSHD_PIDS $SSHC_PID"
@@ -119,23 +131,23 @@ echo
 echo "bulk ${MIB} MiB, latency over $NLAT sequential connections, memory over $IDLE idle connections"
 echo "(machine shared with other builds: numbers are indicative)"
 printf "%-12s %12s %10s %10s %16s\n" path "MB/s" "p50 ms" "p99 ms" "KiB/conn (RSS)"
-for n in loopback vx6 "ssh -D" microsocks; do
+for n in loopback "vx6 quic" "vx6 tcp" "ssh -D" microsocks; do
     [ -n "${TP[$n]:-}" ] || continue
     printf "%-12s %12s %10s %10s %16s\n" "$n" "${TP[$n]}" "${P50[$n]}" "${P99[$n]}" "${MEM[$n]}"
 done
 echo
-if [ -n "${TP["ssh -D"]:-}" ]; then
-    awk -v a="${TP[vx6]}" -v b="${TP["ssh -D"]}" 'BEGIN { printf "throughput vx6 / ssh -D: %.2fx (target >= 2x)\n", a / b }'
-    awk -v a="${P50[vx6]}" -v b="${P50["ssh -D"]}" 'BEGIN { printf "p50 latency vx6 / ssh -D: %.2fx\n", a / b }'
-fi
-if [ $have_ms = 1 ]; then
-    if [ -n "${TP[microsocks]:-}" ]; then
-        awk -v a="${TP[vx6]}" -v b="${TP[microsocks]}" 'BEGIN { printf "throughput vx6 / microsocks: %.2fx\n", a / b }'
-        awk -v a="${P50[vx6]}" -v b="${P50[microsocks]}" 'BEGIN { printf "p50 latency vx6 / microsocks: %.2fx\n", a / b }'
-    else
-        echo "microsocks row failed (see the errors above)"
-    fi
-fi
-awk -v a="${TP[vx6]}" -v b="${TP[loopback]}" 'BEGIN { printf "throughput vx6 / loopback: %.2fx\n", a / b }'
-echo "p50 connect+first byte through vx6: ${P50[vx6]} ms (target < 1 ms)"
-echo "daemon memory per idle proxied connection (A+B): ${MEM[vx6]} KiB (target < 64 KiB)"
+ratio() { # WHAT A B [SUFFIX]
+    [ -n "${TP[$2]:-}" ] && [ -n "${TP[$3]:-}" ] || return 0
+    awk -v a="${TP[$2]}" -v b="${TP[$3]}" -v w="$1" -v n="$2 / $3" -v s="${4:-}" \
+        'BEGIN { printf "%s %s: %.2fx%s\n", w, n, a / b, s }'
+}
+for v in "vx6 quic" "vx6 tcp"; do
+    ratio throughput "$v" "ssh -D" " (target >= 2x)"
+    ratio throughput "$v" microsocks
+    ratio throughput "$v" loopback
+    [ -n "${P50["ssh -D"]:-}" ] &&
+        awk -v a="${P50[$v]}" -v b="${P50["ssh -D"]}" -v n="$v" 'BEGIN { printf "p50 latency %s / ssh -D: %.2fx\n", n, a / b }'
+    echo "p50 connect+first byte through $v: ${P50[$v]} ms (target < 1 ms)"
+done
+[ $have_ms = 1 ] && [ -z "${TP[microsocks]:-}" ] && echo "microsocks row failed (see the errors above)"
+exit 0
