@@ -2,8 +2,8 @@
  * implicit 64-bit counter nonce, in-place encryption, rekeying.
  *
  * The cipher is negotiated in the handshake: AES-256-GCM where the CPU has
- * AES-NI and PCLMUL (libsodium's crypto_aead_aes256gcm), ChaCha20-Poly1305
- * (IETF) otherwise.  Nonces are the record counter, so a replayed, dropped or
+ * AES-NI and PCLMUL (GnuTLS's implementation, libsodium's if GnuTLS refuses
+ * the key), ChaCha20-Poly1305 (IETF, libsodium) otherwise.  Nonces are the record counter, so a replayed, dropped or
  * reordered record fails authentication.
  */
 #ifndef VX6_CRYPTO_CHANNEL_H

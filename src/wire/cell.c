@@ -89,7 +89,7 @@ int vx_relay_payload_encode(uint8_t rcmd, const uint8_t *data, size_t len, uint8
     out[0] = rcmd;
     out[1] = (uint8_t)(len >> 8);
     out[2] = (uint8_t)len;
-    if (len)
+    if (len && data != out + VX_CELL_PAYLOAD_HDR) /* callers often build it in place */
         memmove(out + VX_CELL_PAYLOAD_HDR, data, len);
     memset(out + VX_CELL_PAYLOAD_HDR + len, 0, b - VX_CELL_PAYLOAD_HDR - len);
     *outlen = b;
