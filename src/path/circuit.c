@@ -1092,6 +1092,8 @@ static void rc_begin(struct rcirc *rc, const uint8_t *d, size_t len)
         def = vx_services_find(r->svcs, b.name);
     if (!def || def->hidden || vx_service_route(def, b.port, &target, &tlen) < 0) {
         reason = VX_CR_NOTFOUND;
+    } else if (def->route == VX_SERVICE_ROUTE_DIRECT) {
+        reason = VX_CR_ROUTE; /* route: direct, no circuits */
     } else if (b.flags & VX_CELL_BEGIN_AUTH) {
         uint8_t msg[sizeof(BEGIN_CTX) + 32 + 2 + VX_CELL_NAME_MAX], id[VX_NODE_ID_LEN];
         size_t ml;

@@ -288,6 +288,7 @@ const char *vx_cell_reason_str(uint8_t r)
             [VX_CR_DENIED] = "denied by the service",
             [VX_CR_REFUSED] = "connection refused",
             [VX_CR_LOOP] = "circuit loops",
+            [VX_CR_ROUTE] = "the service takes direct connections only",
     };
     if (r < sizeof(names) / sizeof(names[0]) && names[r])
         return names[r];
@@ -315,6 +316,8 @@ int vx_cell_reason_to_err(uint8_t r)
         return VX_ERR_REFUSED;
     case VX_CR_REQUESTED:
         return VX_ERR_CLOSED;
+    case VX_CR_ROUTE:
+        return VX_ERR_ROUTE;
     case VX_CR_INTERNAL:
         return VX_ERR_INTERNAL;
     default:
@@ -345,6 +348,8 @@ uint8_t vx_cell_reason_from_err(int err)
         return VX_CR_HOP_GONE;
     case VX_ERR_PROTO:
         return VX_CR_PROTOCOL;
+    case VX_ERR_ROUTE:
+        return VX_CR_ROUTE;
     case 0:
         return VX_CR_NONE;
     default:
