@@ -545,6 +545,8 @@ struct vx_relay {
     ev_timer sched;
     ev_check reap_w;
     struct vx_relay_stats st;
+    vx_relay_tap_fn tap; /* tests only */
+    void *tap_arg;
 };
 
 void vx_relay_conf_defaults(struct vx_relay_conf *c)
@@ -838,6 +840,8 @@ static void rc_next_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
             return;
         }
         /* backward: add our layer */
+        if (rc->r->tap)
+            rc->r->tap(body, len, 0, rc->r->tap_arg);
         if (vx_chan_seal(rc->bwd, body, len, NULL, 0) < 0) {
             rc_kill(rc, 1, 1, VX_CR_INTERNAL);
             return;
@@ -1318,6 +1322,8 @@ static void rc_prev_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
     }
     len -= VX_CELL_TAG_LEN;
     if (rc->state == RC_RELAYING) {
+        if (rc->r->tap)
+            rc->r->tap(body, len, 1, rc->r->tap_arg);
         body -= VX_CELL_HDR_LEN;
         vx_cell_hdr_encode(body, VX_CELL_RELAY, len);
         if (rc_forward(rc, &rc->nl, body, VX_CELL_HDR_LEN + len) < 0)
@@ -2254,6 +2260,12 @@ void vx_relay_set_conf(struct vx_relay *r, const struct vx_relay_conf *conf)
 void vx_relay_set_services(struct vx_relay *r, const struct vx_services *svcs)
 {
     r->svcs = svcs;
+}
+
+void vx_relay_set_tap(struct vx_relay *r, vx_relay_tap_fn fn, void *arg)
+{
+    r->tap = fn;
+    r->tap_arg = arg;
 }
 
 void vx_relay_set_pool(struct vx_relay *r, const struct vx_relay_cand *pool, size_t n)

@@ -948,6 +948,55 @@ static void test_teardown_midstream(void **state)
     net_down();
 }
 
+/* A middle relay that alters one cell: the next hop that opens the layer
+ * under it (the destination forward, the client backward) detects it and
+ * the whole circuit is torn down with reason CRYPTO. */
+static unsigned tap_cells, tap_at;
+static void tamper_tap(uint8_t *body, size_t len, int forward, void *arg)
+{
+    int *dir = arg;
+    if (forward == *dir && ++tap_cells == tap_at)
+        body[len / 2] ^= 0x01;
+}
+
+static void test_tamper(void **state)
+{
+    for (int dir = 1; dir >= 0; dir--) {
+        struct vx_relay_conf rc;
+        vx_relay_conf_defaults(&rc);
+        rc.diversity = 0;
+        net_up(&rc);
+        int path[2] = {1, 2};
+        struct conn k;
+        struct vx_relay_stats st;
+        tap_cells = 0;
+        tap_at = 20; /* well after BEGIN/CONNECTED: data is flowing */
+        vx_relay_set_tap(nodes[2].r, tamper_tap, &dir);
+        start_conn(&k, 3, path, "echo", 0, 1ull << 40); /* endless */
+        run_loop(20);
+        run_loop(0.5); /* let the DESTROYs reach every hop */
+        assert_int_equal(k.open_err, 0);
+        assert_true(tap_cells >= tap_at);
+        assert_true(k.closed);
+        /* backward the client detects it itself; forward it hears the
+         * destination's DESTROY (CRYPTO), or, where the transport resets a
+         * stream before the cell went out (QUIC), only that its hop went */
+        if (dir)
+            assert_true(k.close_err == VX_ERR_CRYPTO || k.close_err == VX_ERR_UNREACH);
+        else
+            assert_int_equal(k.close_err, VX_ERR_CRYPTO);
+        assert_false(k.bad); /* nothing altered reached the application */
+        vx_relay_get_stats(nodes[DEST].r, &st);
+        assert_int_equal(st.crypto_failures, dir ? 1 : 0);
+        for (int i = 1; i < NODES; i++) {
+            vx_relay_get_stats(nodes[i].r, &st);
+            assert_int_equal(st.circuits, 0);
+        }
+        finish_conn(&k);
+        net_down();
+    }
+}
+
 static void test_governor(void **state)
 {
     /* 200 KB/s total on the middle relay: 3 circuits of 100 KB need ~1.5 s,
@@ -998,6 +1047,7 @@ int main(void)
             cmocka_unit_test(test_relay_disabled_and_limits),
             cmocka_unit_test(test_failover),
             cmocka_unit_test(test_teardown_midstream),
+            cmocka_unit_test(test_tamper),
             cmocka_unit_test(test_governor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
