@@ -48,6 +48,10 @@ static void wrap_done(void *arg, int err, const struct vx_disco_result *res)
         node.addrlens[i] = res->addrlens[i];
         node.naddrs++;
     }
+    if (res->service.u.service.flags & VX_SERVICE_F_RELAY)
+        node.route = VX_ROUTE_RELAY;
+    else if (res->service.u.service.flags & VX_SERVICE_F_DIRECT)
+        node.route = VX_ROUTE_DIRECT;
     _Static_assert(VX_PATH_HOW_MAX >= VX_DISCO_HOW_MAX, "how text fits");
     memcpy(node.how, res->how, VX_DISCO_HOW_MAX);
     w->done(w->ctx, 0, &node);

@@ -353,8 +353,12 @@ static int build_service(struct vx_discovery *ds, const char *user, const struct
     int rc = vx_record_init_service(r, user, s->name, next_seq(ds), now, now + ds->lifetime_s);
     if (rc < 0)
         return rc;
+    if (s->route == VX_CFG_ROUTE_RELAY)
+        r->u.service.flags |= VX_SERVICE_F_RELAY;
+    else if (s->route == VX_CFG_ROUTE_DIRECT)
+        r->u.service.flags |= VX_SERVICE_F_DIRECT;
     if (s->has_target) {
-        r->u.service.flags = VX_SERVICE_F_ANYPORT;
+        r->u.service.flags |= VX_SERVICE_F_ANYPORT;
     } else {
         for (size_t i = 0; i < s->n_ports && i < VX_RECORD_MAX_PORTS; i++)
             r->u.service.ports[r->u.service.n_ports++] = s->ports[i].vport;
@@ -941,6 +945,16 @@ static void json_record_times(struct vx_json *j, const struct vx_record *rec)
     vx_json_kv_uint(j, "expires", rec->expires);
 }
 
+/* The owner's route policy in a SERVICE record, as `vx6 resolve` shows it. */
+static const char *route_policy_name(uint32_t flags)
+{
+    if (flags & VX_SERVICE_F_RELAY)
+        return "relay";
+    if (flags & VX_SERVICE_F_DIRECT)
+        return "direct";
+    return "any";
+}
+
 static void resolve_done(void *ctx, int err, const struct vx_disco_result *res)
 {
     struct resolve_req *rq = ctx;
@@ -995,6 +1009,7 @@ static void resolve_done(void *ctx, int err, const struct vx_disco_result *res)
         }
         vx_json_arr_end(j);
         vx_json_kv_bool(j, "any_port", res->service.u.service.flags & VX_SERVICE_F_ANYPORT);
+        vx_json_kv_str(j, "route", route_policy_name(res->service.u.service.flags));
         vx_json_key(j, "ports");
         vx_json_arr_begin(j);
         for (unsigned i = 0; i < res->service.u.service.n_ports; i++)
@@ -1027,6 +1042,8 @@ static void resolve_done(void *ctx, int err, const struct vx_disco_result *res)
                 vx_ctl_reply_printf(r, " %u", res->service.u.service.ports[i]);
             vx_ctl_reply_printf(r, "\n");
         }
+        vx_ctl_reply_printf(r, "  route:     %s\n",
+                            route_policy_name(res->service.u.service.flags));
         vx_ctl_reply_printf(r, "  service:   seq %llu, expires in %llds\n",
                             (unsigned long long)res->service.seq,
                             (long long)(res->service.expires - now));

@@ -61,6 +61,9 @@ int vx_gateway_service_defs(const struct vx_config *cfg, struct vx_service_def *
             memcpy(allow[k], s->allow[k].bin, VX_NODE_ID_LEN);
         allow += s->n_allow;
         d[i].hidden = s->hidden;
+        d[i].route = s->route == VX_CFG_ROUTE_RELAY    ? VX_SERVICE_ROUTE_RELAY
+                     : s->route == VX_CFG_ROUTE_DIRECT ? VX_SERVICE_ROUTE_DIRECT
+                                                       : VX_SERVICE_ROUTE_ANY;
     }
     *defs = d;
     *n = cfg->n_services;

@@ -78,6 +78,10 @@ static int cmd_services(struct vx_ctl_reply *r, const struct vx_ctl_request *req
             }
             vx_json_arr_end(j);
             vx_json_kv_uint(j, "allow", s->nallow);
+            vx_json_kv_str(j, "route",
+                           s->route == VX_SERVICE_ROUTE_RELAY    ? "relay"
+                           : s->route == VX_SERVICE_ROUTE_DIRECT ? "direct"
+                                                                 : "auto");
             vx_json_obj_end(j);
         }
         vx_json_arr_end(j);
@@ -109,6 +113,10 @@ static int cmd_services(struct vx_ctl_reply *r, const struct vx_ctl_request *req
         }
         if (s->nallow)
             vx_ctl_reply_printf(r, "    allowed clients: %zu node IDs\n", s->nallow);
+        if (s->route == VX_SERVICE_ROUTE_RELAY)
+            vx_ctl_reply_printf(r, "    route: relay circuits only\n");
+        else if (s->route == VX_SERVICE_ROUTE_DIRECT)
+            vx_ctl_reply_printf(r, "    route: direct streams only\n");
     }
     return 0;
 }

@@ -59,6 +59,9 @@ static const struct err_map err_table[] = {
         {VX_ERR_DENIED, VX_SOCKS5_NOT_ALLOWED, 403,
          "%s not allowed (only .vx6 names; clearnet passthrough is off)"},
         {VX_ERR_PERM, VX_SOCKS5_NOT_ALLOWED, 403, "%s not permitted"},
+        {VX_ERR_ROUTE, VX_SOCKS5_NOT_ALLOWED, 403,
+         "%s refuses this path: its owner takes it through relay circuits only, or direct "
+         "only"},
         {VX_ERR_UNREACH, VX_SOCKS5_HOST_UNREACHABLE, 502, "%s is unreachable"},
         {VX_ERR_PEER_ID, VX_SOCKS5_HOST_UNREACHABLE, 502, "%s answered with an unexpected key"},
         {VX_ERR_REFUSED, VX_SOCKS5_CONN_REFUSED, 502, "connection refused by %s"},

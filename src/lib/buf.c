@@ -214,19 +214,27 @@ ssize_t vx_buf_read_fd(struct vx_buf *b, int fd, size_t max)
     return total;
 }
 
+int vx_buf_peekv(const struct vx_buf *b, struct iovec *iov, int max)
+{
+    int n = 0;
+
+    for (const struct chunk *c = b->head; c && n < max; c = c->next) {
+        iov[n].iov_base = (void *)(c->data + c->start);
+        iov[n].iov_len = c->end - c->start;
+        n++;
+    }
+    return n;
+}
+
 ssize_t vx_buf_write_fd(struct vx_buf *b, int fd)
 {
     struct iovec iov[MAX_IOV];
-    int n = 0;
+    int n;
     ssize_t w;
 
     if (b->len == 0)
         return 0;
-    for (struct chunk *c = b->head; c && n < MAX_IOV; c = c->next) {
-        iov[n].iov_base = c->data + c->start;
-        iov[n].iov_len = c->end - c->start;
-        n++;
-    }
+    n = vx_buf_peekv(b, iov, MAX_IOV);
     do {
         w = writev(fd, iov, n);
     } while (w < 0 && errno == EINTR);

@@ -34,6 +34,10 @@ int vx_buf_add(struct vx_buf *b, const void *data, size_t len);
 /* Pointer to the first contiguous run of queued bytes; returns its length
  * (0 when empty). */
 size_t vx_buf_peek(const struct vx_buf *b, const uint8_t **data);
+/* Fill up to max iovecs with the queued runs, front first; returns the count
+ * (0 when empty).  For writev/sendmsg; vx_buf_drain() what was written. */
+struct iovec;
+int vx_buf_peekv(const struct vx_buf *b, struct iovec *iov, int max);
 /* Copy up to n bytes from the front without removing them; returns count. */
 size_t vx_buf_copyout(const struct vx_buf *b, void *out, size_t n);
 /* Remove n bytes (at most vx_buf_len()) from the front. */

@@ -44,6 +44,7 @@ static const struct err_desc err_table[] = {
         [32] = {"VX_ERR_REND_FAILED", "rendezvous failed"},
         [33] = {"VX_ERR_AUTH_MISSING", "client authorization missing"},
         [34] = {"VX_ERR_INTRO_TIMEOUT", "introduction timed out"},
+        [35] = {"VX_ERR_ROUTE", "refused by the service's route policy"},
 };
 
 static const struct err_desc *err_lookup(int err)

@@ -44,7 +44,8 @@ enum vx_err {
     VX_ERR_REND_FAILED = -32,   /* hidden service: rendezvous failed */
     VX_ERR_AUTH_MISSING = -33,  /* hidden service: client authorization required */
     VX_ERR_INTRO_TIMEOUT = -34, /* hidden service: introduction timed out */
-    VX_ERR_MIN_ = -35
+    VX_ERR_ROUTE = -35,         /* the service's route policy refuses this path */
+    VX_ERR_MIN_ = -36
 };
 
 /* A short phrase for an error code ("connection refused").  Never NULL. */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -39,8 +40,10 @@
 
 #define Q_HWM      (128u * 1024) /* stop taking input above this much queued output */
 #define Q_LWM      (32u * 1024)  /* ...and resume below this */
-#define Q_CAP      (Q_HWM + 2u * (VX_CELL_HDR_LEN + VX_CELL_BODY_MAX))
+#define RD_CELLS   4             /* cells read from a local socket at once */
+#define Q_CAP      (Q_HWM + (RD_CELLS + 2u) * (VX_CELL_HDR_LEN + VX_CELL_BODY_MAX))
 #define CELL_BUF   (VX_CELL_HDR_LEN + VX_CELL_BODY_MAX + VX_CELL_TAG_LEN)
+#define RD_SLOT    (CELL_BUF + VX_CIRCUIT_MAX_HOPS * VX_CELL_TAG_LEN)
 #define SCHED_TICK 0.005
 #define QUANTUM    4096u
 #define LINGER_S   10.0
@@ -130,12 +133,32 @@ static int link_queue(struct link *l, const uint8_t *cell, size_t n)
     return 0;
 }
 
-static int link_send(struct link *l, const uint8_t *cell, size_t n)
+/* Send a whole cell now: straight into the stream when nothing waits ahead
+ * of it (one copy fewer than through the queue), what the stream does not
+ * take queued.  *direct (may be NULL) gets the bytes the stream took. */
+static int link_put(struct link *l, const uint8_t *cell, size_t n, size_t *direct)
 {
-    int r = link_queue(l, cell, n);
-    if (r == 0)
+    size_t d = 0;
+    if (!l->s || !l->open)
+        return VX_ERR_CLOSED;
+    if (link_qlen(l) == 0) {
+        ssize_t w = vx_stream_write(l->s, cell, n);
+        if (w > 0)
+            d = (size_t)w;
+    }
+    if (direct)
+        *direct = d;
+    if (d == n)
+        return 0;
+    int r = link_queue(l, cell + d, n - d);
+    if (r == 0 && d == 0)
         link_flush(l, SIZE_MAX);
     return r;
+}
+
+static int link_send(struct link *l, const uint8_t *cell, size_t n)
+{
+    return link_put(l, cell, n, NULL);
 }
 
 static int link_send_cell(struct link *l, uint8_t cmd, const uint8_t *body, size_t len)
@@ -312,12 +335,19 @@ static void fdend_try_shut(struct fdend *f)
     }
 }
 
+/* Read the local socket into up to RD_CELLS cell buffers with one readv and
+ * hand them over one by one: a syscall per 64 KiB instead of per cell.  The
+ * buffers are static (one loop per process, and no data callback reads a
+ * local socket); Q_CAP leaves room for a whole batch above Q_HWM. */
 static void fdend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
+    static uint8_t bufs[RD_CELLS][RD_SLOT];
     struct fdend *f = w->data;
-    uint8_t buf[CELL_BUF + VX_CIRCUIT_MAX_HOPS * VX_CELL_TAG_LEN];
-    for (int i = 0; i < 8 && f->fd >= 0 && !f->rd_eof && f->ops->room(f); i++) {
-        ssize_t n = read(f->fd, buf + FD_DATA_OFF, VX_CELL_DATA_MAX);
+    struct iovec iov[RD_CELLS];
+    for (int i = 0; i < RD_CELLS; i++)
+        iov[i] = (struct iovec){bufs[i] + FD_DATA_OFF, VX_CELL_DATA_MAX};
+    for (int round = 0; round < 2 && f->fd >= 0 && !f->rd_eof && f->ops->room(f); round++) {
+        ssize_t n = readv(f->fd, iov, RD_CELLS);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -331,26 +361,43 @@ static void fdend_read_cb(struct ev_loop *loop, ev_io *w, int revents)
             f->ops->eof(f);
             break;
         }
-        f->ops->data(f, buf, (size_t)n);
-        if ((size_t)n < VX_CELL_DATA_MAX)
+        size_t left = (size_t)n;
+        for (int i = 0; left > 0 && f->fd >= 0; i++) {
+            size_t k = left < VX_CELL_DATA_MAX ? left : VX_CELL_DATA_MAX;
+            f->ops->data(f, bufs[i], k);
+            left -= k;
+        }
+        if ((size_t)n < (size_t)RD_CELLS * VX_CELL_DATA_MAX)
             break;
     }
     if (f->fd >= 0)
         fdend_update(f);
 }
 
+/* Write iov to the local fd: MSG_NOSIGNAL, so a vanished reader does not
+ * raise SIGPIPE; writev for what is not a socket (a pipe in tests). */
+static ssize_t fdend_writev(int fd, struct iovec *iov, int n)
+{
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t wr;
+    do {
+        wr = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (wr < 0 && errno == ENOTSOCK)
+            wr = writev(fd, iov, n);
+    } while (wr < 0 && errno == EINTR);
+    return wr;
+}
+
 static void fdend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct fdend *f = w->data;
-    const uint8_t *p;
-    size_t n;
-    while (f->wq && (n = vx_buf_peek(f->wq, &p)) > 0) {
-        /* MSG_NOSIGNAL: a vanished reader must not raise SIGPIPE */
-        ssize_t wr = send(f->fd, p, n, MSG_NOSIGNAL);
-        if (wr < 0 && errno == ENOTSOCK)
-            wr = write(f->fd, p, n);
-        if (wr < 0 && errno == EINTR)
-            continue;
+    struct iovec iov[16];
+    int n;
+    while (f->wq && (n = vx_buf_peekv(f->wq, iov, 16)) > 0) {
+        size_t want = 0;
+        for (int i = 0; i < n; i++)
+            want += iov[i].iov_len;
+        ssize_t wr = fdend_writev(f->fd, iov, n);
         if (wr < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (wr < 0) {
@@ -358,7 +405,7 @@ static void fdend_write_cb(struct ev_loop *loop, ev_io *w, int revents)
             return;
         }
         vx_buf_drain(f->wq, (size_t)wr);
-        if ((size_t)wr < n)
+        if ((size_t)wr < want)
             break;
     }
     if (f->blocked && (!f->wq || vx_buf_len(f->wq) < Q_LWM)) {
@@ -395,6 +442,18 @@ static int fdend_put(struct fdend *f, const uint8_t *p, size_t n)
 {
     if (f->fd < 0 || f->peer_end)
         return VX_ERR_PROTO;
+    if (!f->wq || vx_buf_len(f->wq) == 0) {
+        /* nothing queued: try the socket first and queue only the rest (an
+         * error shows again, and is handled, when the queue is written) */
+        struct iovec iov = {(void *)p, n};
+        ssize_t wr = n ? fdend_writev(f->fd, &iov, 1) : 0;
+        if (wr > 0) {
+            p += wr;
+            n -= (size_t)wr;
+        }
+        if (n == 0)
+            return 0;
+    }
     if (!f->wq)
         f->wq = vx_buf_new(Q_CAP);
     if (vx_buf_add(f->wq, p, n) < 0)
@@ -486,6 +545,8 @@ struct vx_relay {
     ev_timer sched;
     ev_check reap_w;
     struct vx_relay_stats st;
+    vx_relay_tap_fn tap; /* tests only */
+    void *tap_arg;
 };
 
 void vx_relay_conf_defaults(struct vx_relay_conf *c)
@@ -605,6 +666,22 @@ static void rc_pump(struct rcirc *rc)
     rc_charge(rc, rc_flush_budget(rc, a));
     if (rc->state == RC_RELAYING && rc_pending(rc) > 0)
         sched_add(rc);
+}
+
+/* A middle relay passes a cell on: straight to the stream when no governor
+ * applies and nothing waits, else through the queue and the pump. */
+static int rc_forward(struct rcirc *rc, struct link *to, const uint8_t *cell, size_t n)
+{
+    if (!limited(rc->r) && link_qlen(to) == 0) {
+        size_t d = 0;
+        int r = link_put(to, cell, n, &d);
+        rc->r->st.bytes_relayed += d;
+        return r;
+    }
+    if (link_queue(to, cell, n) < 0)
+        return VX_ERR_INTERNAL;
+    rc_pump(rc);
+    return 0;
 }
 
 /* Round robin over circuits with queued cells, one quantum each per turn. */
@@ -763,17 +840,16 @@ static void rc_next_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
             return;
         }
         /* backward: add our layer */
+        if (rc->r->tap)
+            rc->r->tap(body, len, 0, rc->r->tap_arg);
         if (vx_chan_seal(rc->bwd, body, len, NULL, 0) < 0) {
             rc_kill(rc, 1, 1, VX_CR_INTERNAL);
             return;
         }
         body -= VX_CELL_HDR_LEN;
         vx_cell_hdr_encode(body, VX_CELL_RELAY, len + VX_CELL_TAG_LEN);
-        if (link_queue(&rc->pl, body, VX_CELL_HDR_LEN + len + VX_CELL_TAG_LEN) < 0) {
+        if (rc_forward(rc, &rc->pl, body, VX_CELL_HDR_LEN + len + VX_CELL_TAG_LEN) < 0)
             rc_kill(rc, 1, 1, VX_CR_INTERNAL);
-            return;
-        }
-        rc_pump(rc);
         return;
     case VX_CELL_DESTROY: {
         uint8_t reason = len == 1 ? body[0] : VX_CR_PROTOCOL;
@@ -1020,6 +1096,8 @@ static void rc_begin(struct rcirc *rc, const uint8_t *d, size_t len)
         def = vx_services_find(r->svcs, b.name);
     if (!def || def->hidden || vx_service_route(def, b.port, &target, &tlen) < 0) {
         reason = VX_CR_NOTFOUND;
+    } else if (def->route == VX_SERVICE_ROUTE_DIRECT) {
+        reason = VX_CR_ROUTE; /* route: direct, no circuits */
     } else if (b.flags & VX_CELL_BEGIN_AUTH) {
         uint8_t msg[sizeof(BEGIN_CTX) + 32 + 2 + VX_CELL_NAME_MAX], id[VX_NODE_ID_LEN];
         size_t ml;
@@ -1244,13 +1322,12 @@ static void rc_prev_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
     }
     len -= VX_CELL_TAG_LEN;
     if (rc->state == RC_RELAYING) {
+        if (rc->r->tap)
+            rc->r->tap(body, len, 1, rc->r->tap_arg);
         body -= VX_CELL_HDR_LEN;
         vx_cell_hdr_encode(body, VX_CELL_RELAY, len);
-        if (link_queue(&rc->nl, body, VX_CELL_HDR_LEN + len) < 0) {
+        if (rc_forward(rc, &rc->nl, body, VX_CELL_HDR_LEN + len) < 0)
             rc_kill(rc, 1, 1, VX_CR_INTERNAL);
-            return;
-        }
-        rc_pump(rc);
         return;
     }
     if (rc->state == RC_JOINED) {
@@ -2183,6 +2260,12 @@ void vx_relay_set_conf(struct vx_relay *r, const struct vx_relay_conf *conf)
 void vx_relay_set_services(struct vx_relay *r, const struct vx_services *svcs)
 {
     r->svcs = svcs;
+}
+
+void vx_relay_set_tap(struct vx_relay *r, vx_relay_tap_fn fn, void *arg)
+{
+    r->tap = fn;
+    r->tap_arg = arg;
 }
 
 void vx_relay_set_pool(struct vx_relay *r, const struct vx_relay_cand *pool, size_t n)

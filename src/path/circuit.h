@@ -63,6 +63,13 @@ void vx_relay_free(struct vx_relay *r);
 void vx_relay_set_conf(struct vx_relay *r, const struct vx_relay_conf *conf);
 /* Where BEGIN cells are connected (NULL: every BEGIN fails NOTFOUND). */
 void vx_relay_set_services(struct vx_relay *r, const struct vx_services *svcs);
+
+/* Test hook (tests/unit/test_circuit.c plays a tampering relay with it):
+ * called with every RELAY cell body a middle relay passes on, forward after
+ * its own layer came off, backward before it seals its own; may alter it.
+ * NULL removes it.  Not for production use. */
+typedef void (*vx_relay_tap_fn)(uint8_t *body, size_t len, int forward, void *arg);
+void vx_relay_set_tap(struct vx_relay *r, vx_relay_tap_fn fn, void *arg);
 /* Candidate relays for vx_circuit_connect() without an explicit path (copied;
  * the daemon refreshes it from the registry). */
 void vx_relay_set_pool(struct vx_relay *r, const struct vx_relay_cand *pool, size_t n);

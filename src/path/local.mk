@@ -21,6 +21,10 @@ TESTS += tests/fuzz/fuzz_cell
 # Test helper: one circuit-capable node per process (tests/net/relay.sh, tests/bench/relay.sh).
 check_PROGRAMS += tests/tools/vx6-relay-node
 tests_tools_vx6_relay_node_SOURCES = tests/tools/vx6-relay-node.c
+# ...and its load generator (a C source and sink: python cost as much as a hop).
+check_PROGRAMS += tests/tools/vx6-tcpblast
+tests_tools_vx6_tcpblast_SOURCES = tests/tools/vx6-tcpblast.c
+tests_tools_vx6_tcpblast_LDADD =
 TESTS += tests/net/relay.sh
 EXTRA_DIST += tests/net/relay.sh tests/net/capture.py tests/bench/relay.sh
 

@@ -633,8 +633,10 @@ static int mem_relay_now(struct vx_path *p, const uint8_t *key)
 
 static int relay_fallback_err(int err)
 {
+    /* ROUTE: the owner takes the service through relay circuits only (a
+     * direct IPv6 name has no SERVICE record that would have said so) */
     return err == VX_ERR_UNREACH || err == VX_ERR_TIMEOUT || err == VX_ERR_CLOSED ||
-           err == VX_ERR_RESET;
+           err == VX_ERR_RESET || err == VX_ERR_ROUTE;
 }
 
 /* The callee now owns fd; the request is finished. */
@@ -761,7 +763,7 @@ static void direct_failed(struct vx_path_req *r, int err)
         vx_stream_close(r->stream, VX_ERR_TIMEOUT);
         r->stream = NULL;
     }
-    if (r->has_dest_key)
+    if (r->has_dest_key && err != VX_ERR_ROUTE) /* a per-service answer, not the node's */
         mem_note(p, r->dest_key, 0);
     p->st.auto_fallbacks++;
     {
@@ -910,6 +912,36 @@ static void stream_on_close(struct vx_stream *s, int err, void *arg)
         cbs.on_closed(r, err, uarg);
 }
 
+/* The owner's route policy from the SERVICE record (named mode) wins over
+ * the request's: a relay-only service is reached through a circuit even when
+ * direct was asked for (more privacy, never less); asking a direct-only
+ * service for a circuit fails with VX_ERR_ROUTE rather than going direct
+ * behind the user's back. */
+static int route_policy(struct vx_path_req *r)
+{
+    if (r->kind != K_NAMED || !r->node || r->node->route == VX_ROUTE_AUTO ||
+        r->node->route == r->opts.route)
+        return 0;
+    if (r->node->route == VX_ROUTE_RELAY) {
+        if (r->opts.route == VX_ROUTE_DIRECT)
+            log_info(LD_PATH, "%s: the service takes relay circuits only; not going direct",
+                     r->desc);
+        else
+            log_debug(LD_PATH, "%s: the service takes relay circuits only", r->desc);
+        r->opts.route = VX_ROUTE_RELAY;
+        return 0;
+    }
+    if (r->opts.route == VX_ROUTE_RELAY) {
+        log_info(LD_PATH,
+                 "%s: route relay asked for, but the service takes direct connections "
+                 "only; refusing",
+                 r->desc);
+        return VX_ERR_ROUTE;
+    }
+    r->opts.route = VX_ROUTE_DIRECT; /* no relay fallback either */
+    return 0;
+}
+
 /* Direct, relay or auto for a destination that is known now (direct IPv6
  * mode: r->dest_addr; named mode: r->node).  0 when something is under
  * way (named mode may also have finished the request already). */
@@ -917,6 +949,8 @@ static int route_go(struct vx_path_req *r)
 {
     struct vx_path *p = r->p;
     int e;
+    if ((e = route_policy(r)) < 0)
+        return e;
     if (r->opts.route == VX_ROUTE_RELAY)
         return relay_dest(r);
     if (r->opts.route == VX_ROUTE_AUTO && p->relay && p->key_fn) {
@@ -943,7 +977,7 @@ static int route_go(struct vx_path_req *r)
         r->direct_try = 0;
         ev_timer_stop(p->loop, &r->direct_timer);
         r->stream = NULL;
-        if (r->has_dest_key)
+        if (r->has_dest_key && e != VX_ERR_ROUTE)
             mem_note(p, r->dest_key, 0);
         p->st.auto_fallbacks++;
         log_info(LD_PATH, "%s: direct path failed (%s), trying a relay circuit (route auto)",

@@ -109,6 +109,7 @@ struct vx_path_node {
     socklen_t addrlens[VX_PATH_MAX_ADDRS];
     size_t naddrs;
     char how[VX_PATH_HOW_MAX]; /* for `vx6 resolve`: "DHT, 2 hops", "registry cache" */
+    enum vx_route route;       /* the owner's policy (SERVICE record flags); AUTO: none */
 };
 
 /* Named-mode lookups (USER.SERVICE -> node), provided by the DHT/registry
@@ -130,14 +131,14 @@ struct vx_path_alias {
 };
 
 struct vx_path_stats {
-    uint64_t requests;  /* vx_path_connect() calls */
-    uint64_t connected; /* succeeded */
-    uint64_t failed;    /* failed (immediately or later) */
-    uint64_t timeouts;  /* ...of which by the overall timeout */
-    uint64_t cancelled; /* cancelled before completion */
-    uint64_t active;    /* requests pending or streams open now */
-    uint64_t relayed;   /* ...connected through a relay circuit */
-    uint64_t hidden;    /* ...connected to a hidden service */
+    uint64_t requests;       /* vx_path_connect() calls */
+    uint64_t connected;      /* succeeded */
+    uint64_t failed;         /* failed (immediately or later) */
+    uint64_t timeouts;       /* ...of which by the overall timeout */
+    uint64_t cancelled;      /* cancelled before completion */
+    uint64_t active;         /* requests pending or streams open now */
+    uint64_t relayed;        /* ...connected through a relay circuit */
+    uint64_t hidden;         /* ...connected to a hidden service */
     uint64_t auto_fallbacks; /* route auto: direct failed, relay tried */
 };
 

@@ -249,6 +249,15 @@ void vx_services_accept(struct vx_stream *s, const struct vx_stream_target *tgt,
         vx_stream_accept(s, VX_ERR_NOTFOUND, NULL, NULL);
         return;
     }
+    if (def->route == VX_SERVICE_ROUTE_RELAY) {
+        svcs->stats.denied++;
+        log_info(LD_SERVICE,
+                 "peer %.12s asked for service '%s' directly; it takes relay circuits only "
+                 "(route: relay)",
+                 peer, def->name);
+        vx_stream_accept(s, VX_ERR_ROUTE, NULL, NULL);
+        return;
+    }
     if (!vx_service_allowed(def, vx_stream_peer_id(s))) {
         svcs->stats.denied++;
         log_notice(LD_SERVICE, "peer %.12s is not on the allow list of service '%s'", peer,

@@ -43,12 +43,18 @@ struct vx_service_def {
     const uint8_t (*allow)[VX_NODE_ID_LEN]; /* NULL/0: anyone may connect */
     size_t nallow;
     int hidden; /* reachable only through the hidden-service path */
+    int route;  /* VX_SERVICE_ROUTE_*: which paths may reach it */
 };
+
+/* Route policy of a service.  RELAY: direct streams are refused with
+ * VX_ERR_ROUTE, only relay circuits (BEGIN) reach it; DIRECT: BEGIN is
+ * refused (reason ROUTE), only direct streams reach it. */
+enum { VX_SERVICE_ROUTE_ANY = 0, VX_SERVICE_ROUTE_DIRECT = 1, VX_SERVICE_ROUTE_RELAY = 2 };
 
 struct vx_service_stats {
     uint64_t accepted; /* streams forwarded to a target */
     uint64_t refused;  /* target refused or timed out */
-    uint64_t denied;   /* allow list */
+    uint64_t denied;   /* allow list, route policy */
     uint64_t unknown;  /* no such service or port */
     uint64_t active;   /* forwarded streams open now */
 };

@@ -89,7 +89,7 @@ int vx_relay_payload_encode(uint8_t rcmd, const uint8_t *data, size_t len, uint8
     out[0] = rcmd;
     out[1] = (uint8_t)(len >> 8);
     out[2] = (uint8_t)len;
-    if (len)
+    if (len && data != out + VX_CELL_PAYLOAD_HDR) /* callers often build it in place */
         memmove(out + VX_CELL_PAYLOAD_HDR, data, len);
     memset(out + VX_CELL_PAYLOAD_HDR + len, 0, b - VX_CELL_PAYLOAD_HDR - len);
     *outlen = b;
@@ -288,6 +288,7 @@ const char *vx_cell_reason_str(uint8_t r)
             [VX_CR_DENIED] = "denied by the service",
             [VX_CR_REFUSED] = "connection refused",
             [VX_CR_LOOP] = "circuit loops",
+            [VX_CR_ROUTE] = "the service takes direct connections only",
     };
     if (r < sizeof(names) / sizeof(names[0]) && names[r])
         return names[r];
@@ -315,6 +316,8 @@ int vx_cell_reason_to_err(uint8_t r)
         return VX_ERR_REFUSED;
     case VX_CR_REQUESTED:
         return VX_ERR_CLOSED;
+    case VX_CR_ROUTE:
+        return VX_ERR_ROUTE;
     case VX_CR_INTERNAL:
         return VX_ERR_INTERNAL;
     default:
@@ -345,6 +348,8 @@ uint8_t vx_cell_reason_from_err(int err)
         return VX_CR_HOP_GONE;
     case VX_ERR_PROTO:
         return VX_CR_PROTOCOL;
+    case VX_ERR_ROUTE:
+        return VX_CR_ROUTE;
     case 0:
         return VX_CR_NONE;
     default:

@@ -129,6 +129,7 @@ enum vx_cell_reason {
     VX_CR_DENIED = 11,   /* the service's allow list refused the client */
     VX_CR_REFUSED = 12,  /* the local target refused the connection */
     VX_CR_LOOP = 13,     /* EXTEND to the relay itself or back to the previous hop */
+    VX_CR_ROUTE = 14,    /* the service takes direct streams only (route: direct) */
 };
 
 /* The payload sizes a relay payload is padded to. */

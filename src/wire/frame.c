@@ -317,6 +317,7 @@ static const struct {
         {VX_ERR_BADADDR, VX_RSN_BADADDR},
         {VX_ERR_PEER_ID, VX_RSN_PEER_ID},
         {VX_ERR_INVAL, VX_RSN_INVAL},
+        {VX_ERR_ROUTE, VX_RSN_ROUTE},
 };
 
 uint16_t vx_wire_reason_from_err(int err)

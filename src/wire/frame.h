@@ -91,6 +91,7 @@ enum vx_wire_reason {
     VX_RSN_BADADDR = 12,
     VX_RSN_PEER_ID = 13,
     VX_RSN_INVAL = 14,
+    VX_RSN_ROUTE = 15, /* the service's route policy: relay circuits only */
 };
 
 /* What a STREAM_OPEN asks for (mirrors struct vx_stream_target). */

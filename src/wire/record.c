@@ -152,6 +152,9 @@ static int fields_check(const struct vx_record *r)
         for (unsigned i = 0; i < r->u.service.n_ports; i++)
             if (r->u.service.ports[i] == 0)
                 return VX_ERR_INVAL;
+        /* relay-only and direct-only at once: no path would do */
+        if ((r->u.service.flags & VX_SERVICE_F_ROUTE_MASK) == VX_SERVICE_F_ROUTE_MASK)
+            return VX_ERR_INVAL;
         return 0;
     case VX_REC_USERNAME:
         return vx_label_check(r->u.username.user);

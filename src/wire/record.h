@@ -13,7 +13,8 @@
  *               endpoint = u8 family (4|6), [4|16] address, u16 port (!= 0),
  *                          u8 transports (bitmask, tcp=1 quic=2, != 0, no other bit)
  *     SERVICE:  str USER, str SERVICE, [32] node ID, u32 flags, u8 n (<= 64),
- *               n x u16 virtual port (no target address ever)
+ *               n x u16 virtual port (no target address ever);
+ *               flags: ANYPORT 1, RELAY 2, DIRECT 4 (RELAY and DIRECT never both)
  *     USERNAME: str USER  (the name is claimed for the signer key)
  *     HSDESC:   u8 replica (0..2), u16 len, [len] hidden-service descriptor
  *               (hidden/descriptor.h); the signer is the descriptor's blinded
@@ -55,7 +56,11 @@
 #define VX_REC_TRANSPORT_TCP  1 /* endpoint transports bitmask */
 #define VX_REC_TRANSPORT_QUIC 2
 
-#define VX_SERVICE_F_ANYPORT 1u /* any port is accepted (ports list is empty) */
+/* SERVICE flags.  Unknown bits are kept and ignored (later versions). */
+#define VX_SERVICE_F_ANYPORT    1u /* any port is accepted (ports list is empty) */
+#define VX_SERVICE_F_RELAY      2u /* the owner takes it through relay circuits only */
+#define VX_SERVICE_F_DIRECT     4u /* the owner takes direct streams only (no circuits) */
+#define VX_SERVICE_F_ROUTE_MASK (VX_SERVICE_F_RELAY | VX_SERVICE_F_DIRECT) /* never both */
 
 enum vx_record_type {
     VX_REC_NODE = 1,

@@ -30,6 +30,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 ns() { local n=$1; shift; ip netns exec ${P}n$n "$@"; }
+# for `nsbg N cmd &`: the background subshell becomes the command, so $! is
+# the command itself (kill, STOP and CONT reach it; nothing outlives cleanup)
+nsbg() { local n=$1; shift; exec ip netns exec ${P}n$n "$@"; }
 
 ip netns add ${P}br
 ip -n ${P}br link add br0 type bridge
@@ -51,21 +54,21 @@ mkdir -p "$W/www"
 echo "$MARK" > "$W/www/marker.txt"
 head -c 3000000 /dev/urandom | base64 > "$W/www/big.txt"
 echo "$MARK" >> "$W/www/big.txt"
-ns 7 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$W/www" >/dev/null 2>&1 &
+nsbg 7 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$W/www" >/dev/null 2>&1 &
 PIDS+=($!)
 ssh-keygen -q -t ed25519 -N '' -f "$W/hostkey" && ssh-keygen -q -t ed25519 -N '' -f "$W/clientkey" \
     || fail "ssh-keygen"
 cp "$W/clientkey.pub" "$W/authorized_keys"
 chmod 600 "$W/authorized_keys"
 mkdir -p /run/sshd
-ns 7 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 -o HostKey="$W/hostkey" \
+nsbg 7 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 -o HostKey="$W/hostkey" \
     -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PasswordAuthentication=no \
     -o PidFile=none >"$W/sshd.log" 2>&1 &
 PIDS+=($!)
 
 start_node() { # index, extra args
     local i=$1; shift
-    ns $i "$NODE" -n $((10 + i)) -l 10.$((i + 1)).0.1:4242 -p "$W/peers" "$@" >>"$W/node$i.log" 2>&1 &
+    nsbg $i "$NODE" -n $((10 + i)) -l 10.$((i + 1)).0.1:4242 -p "$W/peers" "$@" >>"$W/node$i.log" 2>&1 &
     NODEPID[$i]=$!
     PIDS+=($!)
 }
@@ -96,10 +99,10 @@ echo "ok: ssh through a 3-hop circuit"
 # 3. no relay link carries the plaintext: capture every relay's interface
 #    while the marker crosses 3- and 5-hop circuits both ways
 for i in 1 2 3 4 5 6; do
-    ns $i python3 "$S/tests/net/capture.py" v$i "$W/cap$i" 30 2>>"$W/cap.log" &
+    nsbg $i python3 "$S/tests/net/capture.py" v$i "$W/cap$i" 30 2>>"$W/cap.log" &
     CAPPID[$i]=$!
 done
-ns 7 python3 "$S/tests/net/capture.py" lo "$W/cap7lo" 30 2>>"$W/cap.log" &
+nsbg 7 python3 "$S/tests/net/capture.py" lo "$W/cap7lo" 30 2>>"$W/cap.log" &
 CAPPID[7]=$!
 for i in 1 2 3 4 5 6; do
     for t in $(seq 50); do [ -e "$W/cap$i.ready" ] && break; sleep 0.1; done

@@ -13,6 +13,11 @@
 # request goes through relays at once (memory), and once the route is back
 # and the memory expired auto goes direct again; a circuit to a node whose
 # key nobody knows fails in bounded time.
+# Route policy (A is user alice): `relayweb` has route: relay, so its SERVICE
+# record says RELAY, C reaches alice.relayweb.vx6 through a circuit even when
+# asked for direct, and A refuses direct streams to it (SOCKS 0x02, route
+# auto by IPv6 name falls back to a circuit); `directweb` has route: direct,
+# so C refuses route=relay for it at once and A refuses its circuits.
 . "$(dirname "$0")/lib.sh"
 vx_require_root
 command -v curl >/dev/null || vx_skip "curl not installed"
@@ -36,7 +41,10 @@ conf() { # K
     [ "$1" = $N ] && echo "socks: 127.0.0.1:1080" || echo "socks: off"
     [ "$1" != 1 ] && printf 'bootstrap:\n  - "[%s]:4242"\n' "$A"
     if [ "$1" = 1 ]; then
+        echo "user: alice"
         printf 'services:\n  - name: web\n    ports:\n      80: 127.0.0.1:8080\n'
+        printf '  - name: relayweb\n    target: 127.0.0.1:8080\n    route: relay\n'
+        printf '  - name: directweb\n    target: 127.0.0.1:8080\n    route: direct\n'
     fi
 }
 export VX6_ROUTE_MEMORY_MS=4000
@@ -80,6 +88,45 @@ nsx $N ip -6 route del unreachable "$A/128"
 sleep 4.5
 check "unblocked: auto gets the page" has_page auto
 check "unblocked: auto went direct again" grep -q "the direct path works again" "$VX_TMP/n$N.log"
+
+# ---- route policy per service ----
+gett() { # ROUTE URL: curl through C's SOCKS port, verbose (for the SOCKS reply)
+    nsx $N curl -sv -m 15 --socks5-hostname 127.0.0.1:1080 --proxy-user "route=$1:x" "$2" 2>&1
+}
+circuits() { grep -c "relay circuit open" "$VX_TMP/n$N.log"; }
+resolves_relay() { vx_ctl n$N resolve alice.relayweb.vx6 2>/dev/null | grep -q "route: *relay"; }
+check "C resolves alice.relayweb.vx6: its record says route relay" retry 30 resolves_relay
+check "C resolves alice.directweb.vx6: route direct" \
+    bash -c "'$VX_BLD/vx6' -s '$VX_TMP/n$N.sock' resolve alice.directweb.vx6 --json | grep -q '\"route\": *\"direct\"'"
+c0=$(circuits)
+out=$(gett direct http://alice.relayweb.vx6/)
+check "relay-only service, route=direct asked: the page all the same" \
+    grep -q "hello through relays" <<<"$out"
+check "...C built a circuit for it (the owner's policy wins)" test "$(circuits)" -gt "$c0"
+check "...C logged why" grep -q "takes relay circuits only; not going direct" "$VX_TMP/n$N.log"
+out=$(gett direct "http://relayweb.$AH.ipv6.vx6/")
+check "relay-only service by IPv6 name, route=direct: SOCKS 0x02 (not allowed)" \
+    grep -q "SOCKS5.*(2)" <<<"$out"
+check "...A logged the refusal" grep -q "relayweb.*takes relay circuits only" "$VX_TMP/n1.log"
+c0=$(circuits)
+out=$(gett auto "http://relayweb.$AH.ipv6.vx6/")
+check "relay-only service by IPv6 name, route=auto: falls back to a circuit" \
+    grep -q "hello through relays" <<<"$out"
+check "...through a circuit" test "$(circuits)" -gt "$c0"
+t0=$SECONDS
+out=$(gett relay http://alice.directweb.vx6/)
+check "direct-only service, route=relay asked: SOCKS 0x02" grep -q "SOCKS5.*(2)" <<<"$out"
+check "...at once (within 5 s)" test $((SECONDS - t0)) -le 5
+check "...C logged why" grep -q "takes direct connections only; refusing" "$VX_TMP/n$N.log"
+c0=$(circuits)
+check "direct-only service, route=auto: the page" \
+    grep -q "hello through relays" <<<"$(gett auto http://alice.directweb.vx6/)"
+check "...directly (no circuit)" test "$(circuits)" -eq "$c0"
+out=$(gett relay "http://directweb.$AH.ipv6.vx6/")
+check "direct-only service by IPv6 name, route=relay: A refuses the circuit (SOCKS 0x02)" \
+    grep -q "SOCKS5.*(2)" <<<"$out"
+check "...A logged the BEGIN refusal" \
+    grep -q "directweb:80: the service takes direct connections only" "$VX_TMP/n1.log"
 
 # a node nobody has a record of: no key, no circuit, bounded time
 t0=$SECONDS

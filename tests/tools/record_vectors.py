@@ -40,11 +40,14 @@ node += bytes([4]) + ipaddress.IPv4Address("192.0.2.1").packed + struct.pack(">H
 svc = common(2, 7) + label("alice") + label("web") + node_id + struct.pack(">IB", 0, 2)
 svc += struct.pack(">HH", 80, 443)
 user = common(3, 3) + label("alice")
+# a relay-only service (flags: ANYPORT 1 | RELAY 2), no ports
+svc_relay = common(2, 8) + label("alice") + label("web") + node_id + struct.pack(">IB", 3, 0)
 
 print("pk       ", pk.hex())
 print("node_id  ", node_id.hex())
 print("node     ", signed(node).hex())
 print("service  ", signed(svc).hex())
 print("username ", signed(user).hex())
+print("svc relay", signed(svc_relay).hex())
 print("svc key  ", hashlib.blake2b(b"vx6 service" + b"alice.web", digest_size=32).hexdigest())
 print("user key ", hashlib.blake2b(b"vx6 user" + b"alice", digest_size=32).hexdigest())

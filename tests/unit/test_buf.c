@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -73,6 +74,30 @@ static void test_fifo_across_chunks(void **state)
     free(out);
 }
 
+/* peekv: the runs in order, capped at max, each one peek would give. */
+static void test_peekv(void **state)
+{
+    size_t n = 2 * VX_BUF_CHUNK + 500;
+    uint8_t *in = malloc(n);
+    struct vx_buf *b = vx_buf_new(n);
+    struct iovec iov[4];
+    (void)state;
+    fill(in, n, 3);
+    assert_int_equal(vx_buf_peekv(b, iov, 4), 0);
+    assert_int_equal(vx_buf_add(b, in, n), 0);
+    vx_buf_drain(b, 100);
+    assert_int_equal(vx_buf_peekv(b, iov, 4), 3);
+    assert_int_equal(iov[0].iov_len, VX_BUF_CHUNK - 100);
+    assert_memory_equal(iov[0].iov_base, in + 100, iov[0].iov_len);
+    assert_int_equal(iov[1].iov_len, VX_BUF_CHUNK);
+    assert_memory_equal(iov[1].iov_base, in + VX_BUF_CHUNK, VX_BUF_CHUNK);
+    assert_int_equal(iov[2].iov_len, 500);
+    assert_memory_equal(iov[2].iov_base, in + 2 * VX_BUF_CHUNK, 500);
+    assert_int_equal(vx_buf_peekv(b, iov, 2), 2);
+    vx_buf_free(b);
+    free(in);
+}
+
 static void test_fd_io(void **state)
 {
     int sv[2];
@@ -114,6 +139,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_cap_is_backpressure),
             cmocka_unit_test(test_fifo_across_chunks),
+            cmocka_unit_test(test_peekv),
             cmocka_unit_test(test_fd_io),
     };
     return cmocka_run_group_tests_name("buf", tests, NULL, NULL);

@@ -459,7 +459,7 @@ static void net_up(const struct vx_relay_conf *rconf)
     ev_io_init(&echo_w, echo_accept_cb, echo_lfd, EV_READ);
     ev_io_start(loop, &echo_w);
 
-    static struct vx_service_def defs[2];
+    static struct vx_service_def defs[4];
     memset(defs, 0, sizeof(defs));
     strcpy(defs[0].name, "echo");
     defs[0].has_target = 1;
@@ -467,6 +467,12 @@ static void net_up(const struct vx_relay_conf *rconf)
     defs[0].target_len = sizeof(sin);
     defs[1] = defs[0];
     strcpy(defs[1].name, "private"); /* only the client node, proven end to end */
+    defs[2] = defs[0];
+    strcpy(defs[2].name, "relayonly"); /* route: relay */
+    defs[2].route = VX_SERVICE_ROUTE_RELAY;
+    defs[3] = defs[0];
+    strcpy(defs[3].name, "directonly"); /* route: direct */
+    defs[3].route = VX_SERVICE_ROUTE_DIRECT;
 
     for (int i = 0; i < NODES; i++) {
         struct node *nd = &nodes[i];
@@ -492,7 +498,7 @@ static void net_up(const struct vx_relay_conf *rconf)
     memcpy(allowed_id[0], nodes[0].id.node_id, 32);
     defs[1].allow = (const uint8_t(*)[VX_NODE_ID_LEN])allowed_id;
     defs[1].nallow = 1;
-    assert_int_equal(vx_services_set(nodes[DEST].svcs, defs, 2), 0);
+    assert_int_equal(vx_services_set(nodes[DEST].svcs, defs, 4), 0);
     vx_relay_set_services(nodes[DEST].r, nodes[DEST].svcs);
     /* the client's pool: every other node but the destination */
     struct vx_relay_cand pool[NODES];
@@ -767,6 +773,55 @@ static void test_circuit_auth(void **state)
     net_down();
 }
 
+/* a direct stream to a service, for the route policy */
+static int direct_err = 1;
+static void direct_open_cb(struct vx_stream *s, int err, void *arg)
+{
+    direct_err = err;
+    if (err == 0)
+        vx_stream_close(s, VX_ERR_CLOSED);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static int direct_open(const char *service)
+{
+    static const struct vx_stream_cbs cbs = {direct_open_cb, NULL};
+    struct vx_stream_target tgt = {.kind = VX_TARGET_SERVICE, .port = 7};
+    int err;
+    snprintf(tgt.name, sizeof(tgt.name), "%s", service);
+    direct_err = 1;
+    struct vx_stream *s = vx_transport_open(nodes[0].t, nodes[DEST].id.node_id,
+                                            (struct sockaddr *)&nodes[DEST].addr,
+                                            nodes[DEST].addrlen, &tgt, &cbs, NULL, &err);
+    if (!s)
+        return err;
+    run_loop(10);
+    return direct_err;
+}
+
+/* route: relay takes circuits, refuses direct streams; route: direct the
+ * other way round; both answers are final (no retry over other relays) */
+static void test_route_policy(void **state)
+{
+    struct vx_relay_conf rc;
+    vx_relay_conf_defaults(&rc);
+    rc.diversity = 0;
+    net_up(&rc);
+    struct conn k1, k2;
+    start_conn(&k1, 3, NULL, "relayonly", 0, 1000);
+    start_conn(&k2, 3, NULL, "directonly", 0, 1000);
+    run_loop(20);
+    assert_int_equal(k1.open_err, 0);
+    assert_int_equal(k1.received, 1000);
+    assert_int_equal(k2.open_err, VX_ERR_ROUTE);
+    assert_int_equal(k2.attempts, 1);
+    finish_conn(&k1);
+    assert_int_equal(direct_open("relayonly"), VX_ERR_ROUTE);
+    assert_int_equal(direct_open("directonly"), 0);
+    assert_int_equal(direct_open("echo"), 0);
+    net_down();
+}
+
 static void test_circuit_wrong_key(void **state)
 {
     /* an explicit path whose second relay's key is not the node at that
@@ -893,6 +948,55 @@ static void test_teardown_midstream(void **state)
     net_down();
 }
 
+/* A middle relay that alters one cell: the next hop that opens the layer
+ * under it (the destination forward, the client backward) detects it and
+ * the whole circuit is torn down with reason CRYPTO. */
+static unsigned tap_cells, tap_at;
+static void tamper_tap(uint8_t *body, size_t len, int forward, void *arg)
+{
+    int *dir = arg;
+    if (forward == *dir && ++tap_cells == tap_at)
+        body[len / 2] ^= 0x01;
+}
+
+static void test_tamper(void **state)
+{
+    for (int dir = 1; dir >= 0; dir--) {
+        struct vx_relay_conf rc;
+        vx_relay_conf_defaults(&rc);
+        rc.diversity = 0;
+        net_up(&rc);
+        int path[2] = {1, 2};
+        struct conn k;
+        struct vx_relay_stats st;
+        tap_cells = 0;
+        tap_at = 20; /* well after BEGIN/CONNECTED: data is flowing */
+        vx_relay_set_tap(nodes[2].r, tamper_tap, &dir);
+        start_conn(&k, 3, path, "echo", 0, 1ull << 40); /* endless */
+        run_loop(20);
+        run_loop(0.5); /* let the DESTROYs reach every hop */
+        assert_int_equal(k.open_err, 0);
+        assert_true(tap_cells >= tap_at);
+        assert_true(k.closed);
+        /* backward the client detects it itself; forward it hears the
+         * destination's DESTROY (CRYPTO), or, where the transport resets a
+         * stream before the cell went out (QUIC), only that its hop went */
+        if (dir)
+            assert_true(k.close_err == VX_ERR_CRYPTO || k.close_err == VX_ERR_UNREACH);
+        else
+            assert_int_equal(k.close_err, VX_ERR_CRYPTO);
+        assert_false(k.bad); /* nothing altered reached the application */
+        vx_relay_get_stats(nodes[DEST].r, &st);
+        assert_int_equal(st.crypto_failures, dir ? 1 : 0);
+        for (int i = 1; i < NODES; i++) {
+            vx_relay_get_stats(nodes[i].r, &st);
+            assert_int_equal(st.circuits, 0);
+        }
+        finish_conn(&k);
+        net_down();
+    }
+}
+
 static void test_governor(void **state)
 {
     /* 200 KB/s total on the middle relay: 3 circuits of 100 KB need ~1.5 s,
@@ -938,10 +1042,12 @@ int main(void)
             cmocka_unit_test(test_circuit_5hop),
             cmocka_unit_test(test_circuit_many),
             cmocka_unit_test(test_circuit_auth),
+            cmocka_unit_test(test_route_policy),
             cmocka_unit_test(test_circuit_wrong_key),
             cmocka_unit_test(test_relay_disabled_and_limits),
             cmocka_unit_test(test_failover),
             cmocka_unit_test(test_teardown_midstream),
+            cmocka_unit_test(test_tamper),
             cmocka_unit_test(test_governor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@ static const struct {
         {VX_ERR_TOOBIG, 0x01, 400},
         {VX_ERR_DENIED, 0x02, 403},
         {VX_ERR_PERM, 0x02, 403},
+        {VX_ERR_ROUTE, 0x02, 403},
         {VX_ERR_UNREACH, 0x04, 502},
         {VX_ERR_PEER_ID, 0x04, 502},
         {VX_ERR_REFUSED, 0x05, 502},

@@ -32,6 +32,12 @@ static const char USER_HEX[] =
         "01030000000000000003000000006553f100000000006553ff1003a107bff3ce10be1d70dd18e74bc09967e4d6"
         "309ba50d5f1ddc8664125531b805616c696365888ddf55c53bb04bdf83aeb5c237dd68dac1db271a30addb2d61"
         "63270aac082e795a1835ce5e385ccd5258959f1afa10d80785a36df27dd25c41aa8f17ff310d";
+/* alice.web, seq 8, flags ANYPORT | RELAY, no ports */
+static const char SERVICE_RELAY_HEX[] =
+        "01020000000000000008000000006553f100000000006553ff1003a107bff3ce10be1d70dd18e74bc09967e4d6"
+        "309ba50d5f1ddc8664125531b805616c696365037765629d24e2eeaf27c2a088a564a32fc03a882dcd9804dbc0"
+        "d03a119491e54ba0c9330000000300c6fda66cf174ba7eb148bcb07bfc745cd98376399a35c5bc9f378cf4c215"
+        "150b64ac07feca61fbb1ccee0ac819eb58b35a027839afcfc8ab6ed783128746c30e";
 static const char SVC_KEY_HEX[] =
         "d2f64981d096d2c2752f993a62355750dbbb59a9cc62571a4bdccf61d75076b6";
 static const char USER_KEY_HEX[] =
@@ -110,6 +116,26 @@ static void test_vectors(void **state)
     assert_memory_equal(key, want, 32);
     assert_int_equal(vx_service_key("alice", "web", key), 0);
     assert_memory_equal(key, want, 32);
+
+    /* the route bits: relay-only round-trips; relay and direct at once is
+     * refused by both the encoder and the parser */
+    assert_int_equal(vx_record_init_service(&r, "alice", "web", 8, ISSUED, EXPIRES), 0);
+    r.u.service.flags = VX_SERVICE_F_ANYPORT | VX_SERVICE_F_RELAY;
+    assert_int_equal(vx_record_sign(&r, &id), 0);
+    check_vector(&r, SERVICE_RELAY_HEX);
+    {
+        struct vx_record back;
+        uint8_t buf[VX_RECORD_MAX];
+        size_t n = tu_unhex(SERVICE_RELAY_HEX, buf, sizeof(buf));
+        assert_int_equal(vx_record_parse(&back, buf, n, NOW), 0);
+        assert_int_equal(back.u.service.flags, VX_SERVICE_F_ANYPORT | VX_SERVICE_F_RELAY);
+        r.u.service.flags |= VX_SERVICE_F_DIRECT;
+        assert_int_equal(vx_record_sign(&r, &id), VX_ERR_INVAL);
+        /* set DIRECT on the wire too (the flags' last byte comes before the
+         * port count and the signature): the decoder refuses the fields */
+        buf[n - 64 - 2] |= VX_SERVICE_F_DIRECT;
+        assert_int_equal(vx_record_decode(&back, buf, n), VX_ERR_INVAL);
+    }
 
     build_user(&r, &id);
     check_vector(&r, USER_HEX);

@@ -375,7 +375,8 @@ static void test_reasons(void **state)
                                VX_ERR_AUTH,
                                VX_ERR_BADADDR,
                                VX_ERR_PEER_ID,
-                               VX_ERR_INVAL};
+                               VX_ERR_INVAL,
+                               VX_ERR_ROUTE};
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         uint16_t r = vx_wire_reason_from_err(errs[i]);
         assert_int_equal(r, i); /* the codes are stable: table order */
