@@ -32,7 +32,7 @@ struct vx_metricsmod {
     struct vx_counter *sessions_total, *hs_failed, *streams_total;
     struct vx_counter *bytes_in, *bytes_out;
     struct vx_gauge *stream_mem;
-    struct vx_counter *lim_sessions, *lim_streams;
+    struct vx_counter *lim_sessions, *lim_streams, *peer_unreach;
 
     /* DHT */
     struct vx_gauge *dht_contacts, *dht_records, *dht_published;
@@ -95,6 +95,7 @@ static void collect(struct vx_metrics *mx, void *arg)
         vx_gauge_set(m->stream_mem, (double)ts.stream_mem);
         m->lim_sessions->v = ts.limit_sessions;
         m->lim_streams->v = ts.limit_streams;
+        m->peer_unreach->v = ts.peer_unreachable;
     }
     if (dht) {
         struct vx_dht_stats st;
@@ -203,6 +204,9 @@ static void register_all(struct vx_metricsmod *m)
         m->lim_sessions = C("vx6_limit_hits_total",
                             "Connections, streams or requests refused or closed by a limit.",
                             "limit", "max_sessions");
+        m->peer_unreach = C("vx6_errors_total",
+                            "Errors by reason (handshake, stream refusals, timeouts, ...).",
+                            "reason", "peer_unreachable");
         m->lim_streams = C("vx6_limit_hits_total",
                            "Connections, streams or requests refused or closed by a limit.",
                            "limit", "max_streams_per_peer");

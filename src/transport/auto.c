@@ -655,6 +655,8 @@ static void at_get_stats(const struct vx_transport *t, struct vx_transport_stats
     st->stream_mem = a.stream_mem + b.stream_mem;
     st->limit_sessions = a.limit_sessions + b.limit_sessions;
     st->limit_streams = a.limit_streams + b.limit_streams;
+    st->icmp_probes = a.icmp_probes + b.icmp_probes;
+    st->peer_unreachable = a.peer_unreachable + b.peer_unreachable;
 }
 
 /* A carrier's handshake failure is the auto transport's (daemon hook). */

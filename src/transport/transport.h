@@ -190,6 +190,8 @@ struct vx_transport_stats {
     uint64_t stream_mem;        /* bytes buffered for streams right now */
     uint64_t limit_sessions;    /* sessions refused: max_sessions reached */
     uint64_t limit_streams;     /* streams refused: max_streams per session */
+    uint64_t icmp_probes;       /* QUIC: peers probed after an ICMP error */
+    uint64_t peer_unreachable;  /* QUIC: sessions closed, the probe unanswered */
 };
 void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *st);
 
