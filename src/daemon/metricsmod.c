@@ -32,7 +32,7 @@ struct vx_metricsmod {
     struct vx_counter *sessions_total, *hs_failed, *streams_total;
     struct vx_counter *bytes_in, *bytes_out;
     struct vx_gauge *stream_mem;
-    struct vx_counter *lim_sessions, *lim_streams, *lim_isolated;
+    struct vx_counter *lim_sessions, *lim_streams, *lim_isolated, *peer_unreach;
     struct vx_gauge *isolated;
 
     /* DHT */
@@ -98,6 +98,7 @@ static void collect(struct vx_metrics *mx, void *arg)
         m->lim_streams->v = ts.limit_streams;
         m->lim_isolated->v = ts.limit_isolated;
         vx_gauge_set(m->isolated, (double)ts.isolated);
+        m->peer_unreach->v = ts.peer_unreachable;
     }
     if (dht) {
         struct vx_dht_stats st;
@@ -206,6 +207,9 @@ static void register_all(struct vx_metricsmod *m)
         m->lim_sessions = C("vx6_limit_hits_total",
                             "Connections, streams or requests refused or closed by a limit.",
                             "limit", "max_sessions");
+        m->peer_unreach = C("vx6_errors_total",
+                            "Errors by reason (handshake, stream refusals, timeouts, ...).",
+                            "reason", "peer_unreachable");
         m->lim_streams = C("vx6_limit_hits_total",
                            "Connections, streams or requests refused or closed by a limit.",
                            "limit", "max_streams_per_peer");

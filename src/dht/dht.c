@@ -62,7 +62,12 @@ static void on_send(void *ctx, const struct vx_dhtaddr *to, const uint8_t *data,
     if (to->family == 6 && !dht->v6)
         return;
     vx_dhtaddr_to_sockaddr(to, dht->v6, &ss, &sl);
-    if (sendto(dht->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+    /* On a socket shared with QUIC (which asks for ICMP errors), a send
+     * may report an earlier datagram's ICMP error instead of sending: once
+     * more then. */
+    if (sendto(dht->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 &&
+        (errno != ECONNREFUSED ||
+         sendto(dht->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)) {
         dht->send_errors++;
         log_debug(LD_DHT, "sendto: %s", strerror(errno));
     }

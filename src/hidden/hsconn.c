@@ -584,29 +584,20 @@ static void owner_introduce(struct vx_hs_service *s, struct islot *x, const uint
         goto out;
     }
     s->st.introduces++;
-    const struct vx_relay_cand *rp = pool_find(s->r, req.rend_node_id);
-    const struct vx_identity *me = vx_relay_identity(s->r);
-    struct vx_relay_cand self;
-    if (!rp && memcmp(req.rend_node_id, me->node_id, VX_NODE_ID_LEN) == 0 && req.n_endpoints >= 1) {
-        /* the client happened to pick this very node: the circuit comes
-         * back to our own relay, which joins it like any other */
-        memset(&self, 0, sizeof(self));
-        memcpy(self.pk, me->pk, VX_PK_LEN);
-        memcpy(self.id, me->node_id, VX_NODE_ID_LEN);
-        rp = &self;
-    }
+    /* The rendezvous point need not be in our pool: the INTRODUCE names
+     * its key (which authenticates it at the end of our circuit) and where
+     * to reach it.  If the client picked this very node, the circuit comes
+     * back to our own relay, which joins it like any other. */
     struct vx_circuit_req cr = {.hops = s->conf.profile + 1,
                                 .guards = (const uint8_t(*)[VX_NODE_ID_LEN])s->guards,
                                 .nguards = s->nguards};
-    if (!rp || req.n_endpoints < 1) {
+    memcpy(cr.dest.pk, req.rend_pk, VX_PK_LEN);
+    if (sa_from_ep(&req.ep[0], &cr.dest.addr, &cr.dest.addrlen) < 0) {
         s->st.rend_failed++;
         vx_log_rl(&rl, LD_PATH, VX_LOG_INFO,
-                  "hidden service %s: rendezvous point not among the known relays", s->def->name);
+                  "hidden service %s: no usable endpoint for the rendezvous point", s->def->name);
         goto out;
     }
-    node_from_cand(&cr.dest, rp);
-    /* dial the endpoint the client named (the pool's key authenticates it) */
-    sa_from_ep(&req.ep[0], &cr.dest.addr, &cr.dest.addrlen);
     struct orend *o = xcalloc(1, sizeof(*o));
     o->s = s;
     o->fd = -1;
@@ -840,7 +831,7 @@ static void hc_try_introduce(struct vx_hs_conn *hc)
         return;
     const struct vx_hs_intro *in = &hc->desc.intros[hc->order[hc->next_intro - 1]];
     ep_from_sa(&hc->rend.addr, hc->rend.addrlen, &ep);
-    vx_intro_req_fill(&req, vx_time_unix(), hc->rend.id, &ep, 1);
+    vx_intro_req_fill(&req, vx_time_unix(), hc->rend.pk, &ep, 1);
     memcpy(req.cookie, hc->cookie, sizeof(req.cookie));
     int r = vx_intro_build(&hc->ist, &req, in, hc->subcred, NULL, msg, sizeof(msg));
     sodium_memzero(&req, sizeof(req));

@@ -88,7 +88,7 @@ struct vx_hs_service_status {
     uint64_t replays;                   /* ...dropped as replays */
     uint64_t bad_introduces;            /* ...that did not open (or wrong epoch) */
     uint64_t rend_ok;                   /* rendezvous answered and joined */
-    uint64_t rend_failed;               /* rendezvous point unknown or unreachable */
+    uint64_t rend_failed;               /* rendezvous point unreachable (or no endpoint) */
     uint64_t streams;                   /* BEGINs connected to the local service */
     uint64_t closed_clean;              /* ...that ended with both directions finished */
 };

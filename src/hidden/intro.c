@@ -49,14 +49,14 @@ static void intro_keys(const uint8_t shared[32], const uint8_t K[32], const uint
     sodium_memzero(out, sizeof(out));
 }
 
-void vx_intro_req_fill(struct vx_intro_req *req, uint64_t now, const uint8_t rend_id[32],
+void vx_intro_req_fill(struct vx_intro_req *req, uint64_t now, const uint8_t rend_pk[VX_PK_LEN],
                        const struct vx_hs_endpoint *eps, size_t n)
 {
     memset(req, 0, sizeof(*req));
     req->epoch = vx_intro_epoch(now);
     randombytes_buf(req->nonce, sizeof(req->nonce));
     randombytes_buf(req->cookie, sizeof(req->cookie));
-    memcpy(req->rend_node_id, rend_id, VX_NODE_ID_LEN);
+    memcpy(req->rend_pk, rend_pk, VX_PK_LEN);
     if (n > VX_HSDESC_MAX_EP)
         n = VX_HSDESC_MAX_EP;
     req->n_endpoints = (uint8_t)n;
@@ -74,13 +74,14 @@ int vx_intro_build(struct vx_intro_client *st, const struct vx_intro_req *req,
     memset(st, 0, sizeof(*st));
     if (cap < VX_INTRO_LEN)
         return VX_ERR_TOOBIG;
-    if (req->n_endpoints < 1 || req->n_endpoints > VX_HSDESC_MAX_EP)
+    if (req->n_endpoints < 1 || req->n_endpoints > VX_HSDESC_MAX_EP ||
+        !crypto_core_ed25519_is_valid_point(req->rend_pk))
         return VX_ERR_INVAL;
     vx_wcur_init(&w, pt, sizeof(pt));
     vx_wcur_u64(&w, req->epoch);
     vx_wcur_bytes(&w, req->nonce, VX_INTRO_NONCE_LEN);
     vx_wcur_bytes(&w, req->cookie, VX_INTRO_COOKIE_LEN);
-    vx_wcur_bytes(&w, req->rend_node_id, VX_NODE_ID_LEN);
+    vx_wcur_bytes(&w, req->rend_pk, VX_PK_LEN);
     vx_wcur_u8(&w, req->n_endpoints);
     for (size_t i = 0; i < req->n_endpoints; i++)
         if ((rc = vx_hs_endpoint_put(&w, &req->ep[i])) < 0)
@@ -151,11 +152,15 @@ int vx_intro_open(struct vx_intro_req *req, uint8_t X[32], uint8_t transcript[32
     vx_rcur_u64(&r, &req->epoch);
     vx_rcur_bytes(&r, req->nonce, VX_INTRO_NONCE_LEN);
     vx_rcur_bytes(&r, req->cookie, VX_INTRO_COOKIE_LEN);
-    vx_rcur_bytes(&r, req->rend_node_id, VX_NODE_ID_LEN);
+    vx_rcur_bytes(&r, req->rend_pk, VX_PK_LEN);
     if ((err = vx_rcur_u8(&r, &req->n_endpoints)) < 0)
         goto bad;
     err = VX_ERR_INVAL;
     if (req->n_endpoints < 1 || req->n_endpoints > VX_HSDESC_MAX_EP)
+        goto bad;
+    /* a key no node can hold (small order, not on the curve): no point
+     * in building a circuit to it */
+    if (!crypto_core_ed25519_is_valid_point(req->rend_pk))
         goto bad;
     for (size_t i = 0; i < req->n_endpoints; i++)
         if (vx_hs_endpoint_get(&r, &req->ep[i]) < 0)

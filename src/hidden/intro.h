@@ -7,12 +7,15 @@
  * rendezvous point R (matches a cookie).
  *
  * INTRODUCE (C -> I, relayed unchanged to S):
- *     u8 version (1)  [32] K  [32] X (client ephemeral X25519)
+ *     u8 version (2)  [32] K  [32] X (client ephemeral X25519)
  *     ciphertext of VX_INTRO_PLAIN_LEN bytes + 16-byte tag, XChaCha20-Poly1305
  *     with the 56 bytes of BLAKE2b-512("vx6 intro v1" || X25519(x, B) || K ||
  *     X || B || subcredential) as key || nonce, associated data = the first
  *     65 bytes.  Plaintext: u64 epoch, [16] nonce, [20] rendezvous cookie,
- *     [32] rendezvous node ID, u8 n (1..2) endpoints, zero padding.
+ *     [32] rendezvous point's Ed25519 key, u8 n (1..2) endpoints of the
+ *     rendezvous point, zero padding.  The service derives the node ID from
+ *     the key and reaches the point at the endpoints given: it need not know
+ *     it beforehand.  (Version 1 carried the node ID instead of the key.)
  *     A fresh X per message: the key is never reused.
  *
  * RENDEZVOUS1 (S -> R): [20] cookie [32] Y [32] AUTH;  R forwards
@@ -41,7 +44,7 @@
 #include "crypto/identity.h"
 #include "hidden/descriptor.h"
 
-#define VX_INTRO_VERSION    1
+#define VX_INTRO_VERSION    2
 #define VX_INTRO_EPOCH_S    600
 #define VX_INTRO_COOKIE_LEN 20
 #define VX_INTRO_NONCE_LEN  16
@@ -55,8 +58,8 @@ struct vx_intro_req {
     uint64_t epoch;
     uint8_t nonce[VX_INTRO_NONCE_LEN];
     uint8_t cookie[VX_INTRO_COOKIE_LEN];
-    uint8_t rend_node_id[VX_NODE_ID_LEN];
-    uint8_t n_endpoints;
+    uint8_t rend_pk[VX_PK_LEN]; /* the rendezvous point's Ed25519 key */
+    uint8_t n_endpoints;        /* where to reach it */
     struct vx_hs_endpoint ep[VX_HSDESC_MAX_EP];
 };
 
@@ -88,14 +91,16 @@ uint64_t vx_intro_epoch(uint64_t t);
  * subcredential subcred.  req->epoch, nonce and cookie are used as given
  * (callers fill nonce and cookie with random bytes; vx_intro_req_fill()).
  * eph: 32 bytes to derive the ephemeral key from (NULL: random; tests).
- * Writes VX_INTRO_LEN bytes to out.  0, VX_ERR_INVAL (bad endpoints),
- * VX_ERR_TOOBIG (cap), VX_ERR_CRYPTO (B is a bad key). */
+ * Writes VX_INTRO_LEN bytes to out.  0, VX_ERR_INVAL (bad endpoints, or
+ * rend_pk is not a usable Ed25519 key), VX_ERR_TOOBIG (cap), VX_ERR_CRYPTO
+ * (B is a bad key). */
 int vx_intro_build(struct vx_intro_client *st, const struct vx_intro_req *req,
                    const struct vx_hs_intro *in, const uint8_t subcred[32], const uint8_t *eph,
                    uint8_t *out, size_t cap);
 
-/* Fill epoch (from now), a random nonce and cookie, and the rendezvous point. */
-void vx_intro_req_fill(struct vx_intro_req *req, uint64_t now, const uint8_t rend_id[32],
+/* Fill epoch (from now), a random nonce and cookie, and the rendezvous
+ * point (its Ed25519 key and endpoints). */
+void vx_intro_req_fill(struct vx_intro_req *req, uint64_t now, const uint8_t rend_pk[VX_PK_LEN],
                        const struct vx_hs_endpoint *eps, size_t n);
 
 /* Intro point: the auth key an INTRODUCE is for (to find the service's
@@ -106,7 +111,8 @@ struct vx_replay;
 
 /* Service: decrypt and check an INTRODUCE received through intro point
  * svc.  0 with req, the client's X and the transcript hash filled;
- * VX_ERR_TRUNC/VX_ERR_INVAL/VX_ERR_VERSION (malformed), VX_ERR_PEER_ID (for
+ * VX_ERR_TRUNC/VX_ERR_INVAL/VX_ERR_VERSION (malformed, or a rendezvous key
+ * that is not a usable Ed25519 key), VX_ERR_PEER_ID (for
  * another auth key), VX_ERR_CRYPTO (tampered, or not for this key),
  * VX_ERR_EXPIRED (epoch not within one of now's), VX_ERR_REPLAY (seen).
  * rc may be NULL (no replay check: tests only).  The subcredential depends

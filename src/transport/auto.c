@@ -661,6 +661,8 @@ static void at_get_stats(const struct vx_transport *t, struct vx_transport_stats
     st->limit_streams = a.limit_streams + b.limit_streams;
     st->limit_isolated = a.limit_isolated + b.limit_isolated;
     st->isolated = a.isolated + b.isolated;
+    st->icmp_probes = a.icmp_probes + b.icmp_probes;
+    st->peer_unreachable = a.peer_unreachable + b.peer_unreachable;
 }
 
 /* A carrier's handshake failure is the auto transport's (daemon hook). */

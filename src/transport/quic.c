@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <linux/errqueue.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -391,6 +392,7 @@ struct quic_conn {
     int64_t rr_sid;
     unsigned wgen;
     int want_process, want_write, send_blocked, pv_done;
+    uint64_t probe_until; /* ns: an ICMP error named the peer; dead if silent until then */
 };
 
 struct token_entry {
@@ -455,6 +457,11 @@ static void conn_arm_timer(struct quic_conn *c);
 static void conn_write(struct quic_conn *c);
 static void conn_die(struct quic_conn *c, int err);
 static void stream_update_io(struct quic_stream *s);
+static void sock_recverr(int fd, int family);
+static void conn_unreachable(struct quic_conn *c, const char *how);
+static void conn_probe_answered(struct quic_conn *c);
+static int conn_probe_expired(struct quic_conn *c, uint64_t now);
+static void sock_errqueue(struct quic_sock *qs);
 
 static uint64_t now_ns(void)
 {
@@ -711,6 +718,8 @@ static struct quic_sock *sock_new(struct quic_transport *qt, const struct sockad
     }
     if (peer && connect(fd, peer, peer_len) < 0)
         goto fail;
+    if (!peer)
+        sock_recverr(fd, family);
     sock_bufs(fd);
     if (!qt->no_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
         qt->no_gro = 1; /* an older kernel: one datagram per read */
@@ -751,7 +760,7 @@ static void tx_reset(struct quic_transport *qt)
 static void tx_flush(struct quic_transport *qt)
 {
     struct quic_sock *qs = qt->txsock;
-    int off = 0;
+    int off = 0, icmp_seen = 0;
 
     for (int i = 0; i < qt->ntx; i++) {
         struct msghdr *m = &qt->txmsg[i].msg_hdr;
@@ -786,6 +795,17 @@ static void tx_flush(struct quic_transport *qt)
                 log_info(LD_QUIC, "UDP GSO unavailable (%s); sending datagrams one by one",
                          strerror(errno));
                 qt->no_gso = 1;
+            } else if (!icmp_seen &&
+                       (errno == ECONNREFUSED ||
+                        (!qs->owner && (errno == EHOSTUNREACH || errno == ENETUNREACH)))) {
+                /* a pending ICMP error, reported instead of sending: note
+                 * it, then send once more */
+                icmp_seen = 1;
+                if (qs->owner)
+                    conn_unreachable(qs->owner, "send");
+                else
+                    sock_errqueue(qs);
+                continue;
             } else {
                 log_debug(LD_QUIC, "sendmmsg: %s", strerror(errno));
             }
@@ -1950,6 +1970,8 @@ static void conn_read(struct quic_conn *c, struct quic_sock *qs, const struct so
         conn_fail(c, rv);
         return;
     }
+    if (c->probe_until)
+        conn_probe_answered(c);
     if (c->state == QC_HANDSHAKE && ngtcp2_conn_get_handshake_completed(c->conn))
         conn_established(c);
     mark(c, 1, 1);
@@ -2118,6 +2140,8 @@ static uint64_t conn_deadline(struct quic_conn *c)
         if (rk < dl)
             dl = rk;
     }
+    if (c->probe_until && c->probe_until < dl)
+        dl = c->probe_until;
     return dl;
 }
 
@@ -2165,7 +2189,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    if (c->state == QC_DEAD)
+    if (c->state == QC_DEAD || conn_probe_expired(c, now))
         return;
     if (ngtcp2_conn_get_expiry(c->conn) <= now) {
         rv = ngtcp2_conn_handle_expiry(c->conn, now);
@@ -2432,6 +2456,124 @@ static size_t rx_segment_size(struct msghdr *m, size_t len)
     return len;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Unreachable peers.  A killed node's kernel answers our packets with ICMP
+ * port unreachable: a dialled (connected) socket reports ECONNREFUSED on
+ * receive or send; a listener, with IP(V6)_RECVERR, queues the error with
+ * the original destination, which names the peer.  ICMP is easily forged
+ * off the path, so it never closes a connection by itself: it starts a
+ * probe (a PING now, through a short keep-alive), and only a connection
+ * that hears nothing from its peer within max(1 s, 3 smoothed RTTs) dies,
+ * as an idle timeout would.  Any packet from the peer ends the probe. */
+
+#define PROBE_MIN_NS    NGTCP2_SECONDS
+#define PROBE_RTTS      3
+#define ERRQUEUE_BATCH  32
+#define PROBE_KEEPALIVE NGTCP2_MILLISECONDS /* "idle for 1 ms": send a PING now */
+
+static void sock_recverr(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+    /* IPv4 (and v4-mapped peers of a dual-stack socket) */
+    (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+}
+
+static void conn_keepalive_restore(struct quic_conn *c)
+{
+    const struct vx_transport_conf *cf = &c->qt->conf;
+
+    /* as set up: clients from the start, servers once established */
+    if (c->state == QC_OPEN || c->client)
+        ngtcp2_conn_set_keep_alive_timeout(c->conn,
+                                           (uint64_t)cf->keepalive_ms * NGTCP2_MILLISECONDS);
+}
+
+/* The peer of c may be gone (how: where the ICMP error was reported). */
+static void conn_unreachable(struct quic_conn *c, const char *how)
+{
+    ngtcp2_conn_stat cs;
+    uint64_t wait;
+    char idstr[VX_NODE_ID_STRLEN + 1] = "unknown node";
+
+    if (c->state == QC_DEAD || !c->conn || c->probe_until)
+        return;
+    ngtcp2_conn_get_conn_stat(c->conn, &cs);
+    wait = PROBE_RTTS * cs.smoothed_rtt;
+    if (wait < PROBE_MIN_NS)
+        wait = PROBE_MIN_NS;
+    c->probe_until = now_ns() + wait;
+    c->qt->st.icmp_probes++;
+    /* before the handshake is done ngtcp2 retransmits on its own */
+    if (c->state == QC_OPEN)
+        ngtcp2_conn_set_keep_alive_timeout(c->conn, PROBE_KEEPALIVE);
+    if (c->have_peer_id || c->expect_id)
+        vx_node_id_to_str(c->peer_id, idstr, sizeof(idstr));
+    log_info(LD_QUIC, "QUIC peer %s unreachable (ICMP, on %s): probing for %" PRIu64 " ms", idstr,
+             how, wait / NGTCP2_MILLISECONDS);
+    mark(c, 0, 1);
+    conn_arm_timer(c);
+}
+
+static void conn_probe_answered(struct quic_conn *c)
+{
+    c->probe_until = 0;
+    conn_keepalive_restore(c);
+    log_debug(LD_QUIC, "QUIC peer answered the probe: still there");
+}
+
+/* From the timer: 1 (and c is dead) if the probe went unanswered. */
+static int conn_probe_expired(struct quic_conn *c, uint64_t now)
+{
+    if (!c->probe_until || now < c->probe_until)
+        return 0;
+    c->qt->st.peer_unreachable++;
+    conn_die(c, VX_ERR_UNREACH);
+    return 1;
+}
+
+/* The ICMP errors queued on a listener: probe the connections whose
+ * current path leads to the address a packet could not reach. */
+static void sock_errqueue(struct quic_sock *qs)
+{
+    struct quic_transport *qt = qs->qt;
+
+    for (int i = 0; i < ERRQUEUE_BATCH; i++) {
+        struct sockaddr_storage to;
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+        } ctl;
+        uint8_t dummy[1];
+        struct iovec iov = {dummy, sizeof(dummy)};
+        struct msghdr m = {.msg_name = &to,
+                           .msg_namelen = sizeof(to),
+                           .msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = ctl.buf,
+                           .msg_controllen = sizeof(ctl.buf)};
+        const struct sock_extended_err *ee = NULL;
+
+        if (recvmsg(qs->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+            if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
+                (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR))
+                ee = (const struct sock_extended_err *)(const void *)CMSG_DATA(cm);
+        if (!ee || m.msg_namelen == 0 ||
+            (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) ||
+            (ee->ee_errno != ECONNREFUSED && ee->ee_errno != EHOSTUNREACH &&
+             ee->ee_errno != ENETUNREACH))
+            continue;
+        for (struct quic_conn *c = qt->conns; c; c = c->next)
+            if (c->lsock == qs && c->state != QC_DEAD && c->conn &&
+                sockaddr_eq(ngtcp2_conn_get_path(c->conn)->remote.addr, (struct sockaddr *)&to))
+                conn_unreachable(c, "listener");
+    }
+}
+
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct quic_sock *qs = w->data;
@@ -2477,7 +2619,11 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
                 conn_die(owner, VX_ERR_UNREACH);
                 return;
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == ECONNREFUSED && owner)
+                conn_unreachable(owner, "receive");
+            else if (!owner && errno != EINTR)
+                sock_errqueue(qs); /* the error (or the wakeup) came from there */
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_debug(LD_QUIC, "recvmmsg: %s", strerror(errno));
             return;
         }

@@ -199,6 +199,8 @@ struct vx_transport_stats {
     uint64_t limit_streams;     /* streams refused: max_streams per session */
     uint64_t limit_isolated;    /* opens refused: max_isolated sessions to the peer */
     uint64_t isolated;          /* isolated sessions open now (in `sessions`) */
+    uint64_t icmp_probes;       /* QUIC: peers probed after an ICMP error */
+    uint64_t peer_unreachable;  /* QUIC: sessions closed, the probe unanswered */
 };
 void vx_transport_get_stats(const struct vx_transport *t, struct vx_transport_stats *st);
 

@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vx_intro_svc svc;
 static struct vx_hs_intro in;
+static uint8_t rend_pk[32]; /* a real Ed25519 key for the rendezvous point */
 
 static void init(void)
 {
@@ -36,6 +37,11 @@ static void init(void)
     memset(svc.subcred, 0xc3, 32);
     memcpy(in.auth_key, svc.auth_key, 32);
     memcpy(in.enc_key, svc.B, 32);
+    {
+        uint8_t seed[32], sk[64];
+        memset(seed, 0x7e, sizeof(seed));
+        crypto_sign_seed_keypair(rend_pk, sk, seed);
+    }
     done = 1;
 }
 
@@ -114,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req.ep[0].family = 4;
             req.ep[0].port = 1;
             req.ep[0].transports = 1;
+            memcpy(req.rend_pk, rend_pk, 32);
             if (vx_intro_build(&cl, &req, &in, svc.subcred, NULL, msg, sizeof(msg)) != 0)
                 abort();
             /* forged answers never pass */

@@ -5,7 +5,7 @@
  * data both ways (a deterministic pattern, checked byte by byte).  Also:
  * the balanced profile, an intro node killed (a standby takes over and the
  * descriptor is republished), a replayed INTRODUCE, error codes and their
- * timing, client authorization. */
+ * timing, client authorization, a rendezvous point the owner does not know. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -366,8 +366,10 @@ static void start_conn(struct conn *k, int client, const char *addr, uint16_t po
     assert_false(k->opened); /* never from inside the call */
 }
 
-/* Open, move `bytes` both ways, end cleanly.  Returns ms to open. */
-static uint64_t transfer(int client, const char *addr, uint64_t bytes)
+/* Open, move `bytes` both ways, end cleanly.  Returns ms to open; info
+ * (if not NULL) gets the connection's info as it opened. */
+static uint64_t transfer_info(int client, const char *addr, uint64_t bytes,
+                              struct vx_hs_conn_info *info)
 {
     struct conn k;
     uint64_t t0 = vx_time_mono_ms();
@@ -387,7 +389,14 @@ static uint64_t transfer(int client, const char *addr, uint64_t bytes)
     assert_true(k.closed);
     assert_int_equal(k.close_err, 0);
     close(k.fd);
+    if (info)
+        *info = k.info;
     return open_ms;
+}
+
+static uint64_t transfer(int client, const char *addr, uint64_t bytes)
+{
+    return transfer_info(client, addr, bytes, NULL);
 }
 
 static int expect_error(int client, const char *addr, uint16_t port, double max_s)
@@ -543,7 +552,7 @@ static void test_replay(void **state)
     uint8_t subcred[32];
     struct replay_ctx x = {0};
     memcpy(ep.addr, "\x7f\0\0\x01", 4);
-    vx_intro_req_fill(&req, vx_time_unix(), nodes[5].id.node_id, &ep, 1);
+    vx_intro_req_fill(&req, vx_time_unix(), nodes[5].id.pk, &ep, 1);
     assert_int_equal(vx_hs_subcredential(svc_id.pk, r.d.o.period, subcred), 0);
     assert_int_equal(vx_intro_build(&ist, &req, in, subcred, NULL, x.msg, sizeof(x.msg)), 0);
 
@@ -630,6 +639,59 @@ static void test_client_auth(void **state)
     transfer(5, svc_addr, 100000);
 }
 
+/* Pool of node i: the nodes whose bit is set in mask (and not dead). */
+static void set_pool_of(int i, unsigned mask)
+{
+    struct vx_relay_cand pool[NODES];
+    size_t np = 0;
+    memset(pool, 0, sizeof(pool));
+    for (int j = 0; j < NODES; j++) {
+        if (nodes[j].dead || !(mask & 1u << j))
+            continue;
+        memcpy(pool[np].pk, nodes[j].id.pk, 32);
+        vx_node_id_from_pk(nodes[j].id.pk, pool[np].id);
+        memcpy(&pool[np].addr, &nodes[j].addr, nodes[j].addrlen);
+        pool[np].addrlen = nodes[j].addrlen;
+        pool[np].relay = 1;
+        np++;
+    }
+    vx_relay_set_pool(nodes[i].r, pool, np);
+}
+
+/* The client's rendezvous point is unknown to the owner: the owner's
+ * relay pool and the client's are disjoint (but for the client's own
+ * node), so whatever point the client picks, the owner reaches it only
+ * through the key and endpoint in the INTRODUCE. */
+static void test_rend_unknown(void **state)
+{
+    struct vx_hs_service_status st0, st;
+    struct vx_hs_conn_info info;
+    const int client = 11;
+    const unsigned owner_pool = 0x3f | 1u << client;   /* nodes 0..5 and the client */
+    const unsigned client_pool = 0x7c0 | 1u << client; /* nodes 6..10 and itself */
+    set_pool_of(OWNER, owner_pool);
+    for (int i = 0; i < NODES; i++)
+        if (i != OWNER && !nodes[i].dead)
+            set_pool_of(i, i == client || (client_pool & 1u << i) ? client_pool : owner_pool);
+    serve(0, NULL, 0);
+    connector(client, 0);
+    for (int n = 0; n < 3; n++) {
+        vx_hs_service_status(svc, &st0);
+        transfer_info(client, svc_addr, 50000, &info);
+        vx_hs_service_status(svc, &st);
+        int rp = -1;
+        for (int i = 0; i < NODES; i++)
+            if (!memcmp(nodes[i].id.node_id, info.rend_id, VX_NODE_ID_LEN))
+                rp = i;
+        print_message("      rendezvous point n%d, unknown to the owner\n", rp);
+        assert_true(rp >= 0 && rp != client && (client_pool & 1u << rp));
+        assert_false(owner_pool & 1u << rp);
+        assert_int_equal(st.rend_ok, st0.rend_ok + 1);
+        assert_int_equal(st.rend_failed, st0.rend_failed);
+    }
+    set_pools();
+}
+
 static void test_intro_killed(void **state)
 {
     struct vx_hs_service_status st0, st;
@@ -677,9 +739,10 @@ static void test_intro_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_fast),        cmocka_unit_test(test_balanced),
-            cmocka_unit_test(test_replay),      cmocka_unit_test(test_errors),
-            cmocka_unit_test(test_client_auth), cmocka_unit_test(test_intro_killed),
+            cmocka_unit_test(test_fast),         cmocka_unit_test(test_balanced),
+            cmocka_unit_test(test_replay),       cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_client_auth),  cmocka_unit_test(test_rend_unknown),
+            cmocka_unit_test(test_intro_killed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

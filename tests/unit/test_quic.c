@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <ev.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/udp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,9 @@
 #include "transport/quic.h"
 
 #define MAX_TS 600
+
+/* setup_slow_idle: sessions that would take 30 s to notice silence */
+static int slow_idle;
 
 struct ctx;
 
@@ -274,8 +281,8 @@ static int setup(void **state)
     vx_identity_from_seed(&x->idb, seed);
     vx_transport_conf_defaults(&x->conf);
     x->conf.handshake_timeout_ms = 3000;
-    x->conf.keepalive_ms = 500;
-    x->conf.dead_peer_ms = 2000;
+    x->conf.keepalive_ms = slow_idle ? 10000 : 500;
+    x->conf.dead_peer_ms = slow_idle ? 30000 : 2000;
     x->a = vx_transport_quic_new(x->loop, &x->ida, &x->conf);
     x->b = vx_transport_quic_new(x->loop, &x->idb, &x->conf);
     vx_transport_set_accept(x->a, on_accept, x);
@@ -734,6 +741,206 @@ static void test_foreign_datagrams(void **state)
     assert_int_equal(seen.n, 1); /* QUIC packets never reach the hook */
 }
 
+/* ---- unreachable peers: ICMP errors start a probe ---- */
+
+static int setup_slow_idle(void **state)
+{
+    signal(SIGPIPE, SIG_IGN); /* pumps write into streams that fail */
+    slow_idle = 1;
+    int r = setup(state);
+    slow_idle = 0;
+    return r;
+}
+
+/* Port of the client's socket, as the server sees it. */
+static uint16_t client_port(struct ctx *x)
+{
+    struct portcheck pc = {0};
+    vx_transport_foreach_session(x->a, visit_port, &pc);
+    assert_int_not_equal(pc.port, 0);
+    return pc.port;
+}
+
+/* The UDP socket bound to port, among our descriptors. */
+static int udp_fd_on(uint16_t port)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int type = 0;
+        socklen_t tl = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+            continue;
+        if ((ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)&ss)->sin_port) == port) ||
+            (ss.ss_family == AF_INET6 && ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port))
+            return fd;
+    }
+    return -1;
+}
+
+/* As if the process owning fd were killed: its port closes at once (the
+ * kernel answers ICMP port unreachable from now on) without a
+ * CONNECTION_CLOSE, and what its transport still sends goes nowhere. */
+static void kill_socket(int fd)
+{
+    int nfd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0 && nfd >= 0);
+    assert_int_equal(dup2(nfd, fd), fd);
+    close(nfd);
+}
+
+static uint16_t inet_sum(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)(p[len - 1] << 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return htons((uint16_t)~sum);
+}
+
+/* Forge an ICMP port unreachable on 127.0.0.1, quoting a UDP datagram
+ * from sport to dport (so it is reported to the socket on sport).  0, or
+ * -1 without CAP_NET_RAW. */
+static int forge_port_unreachable(uint16_t sport, uint16_t dport)
+{
+    struct {
+        struct icmphdr icmp;
+        struct iphdr ip;
+        struct udphdr udp;
+    } __attribute__((packed)) m;
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+
+    if (fd < 0)
+        return -1;
+    memset(&m, 0, sizeof(m));
+    m.icmp.type = ICMP_DEST_UNREACH;
+    m.icmp.code = ICMP_PORT_UNREACH;
+    m.ip.version = 4;
+    m.ip.ihl = 5;
+    m.ip.tot_len = htons(sizeof(m.ip) + sizeof(m.udp) + 100);
+    m.ip.ttl = 64;
+    m.ip.protocol = IPPROTO_UDP;
+    m.ip.saddr = m.ip.daddr = htonl(INADDR_LOOPBACK);
+    m.ip.check = inet_sum(&m.ip, sizeof(m.ip));
+    m.udp.source = htons(sport);
+    m.udp.dest = htons(dport);
+    m.udp.len = htons(sizeof(m.udp) + 100);
+    m.icmp.checksum = inet_sum(&m, sizeof(m));
+    assert_int_equal(sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&to, sizeof(to)), sizeof(m));
+    close(fd);
+    return 0;
+}
+
+static int client_closed(struct ctx *x)
+{
+    return x->ts[0].closed;
+}
+
+static int acc_closed_any(struct ctx *x)
+{
+    return x->nacc == 1 && x->acc[0]->closed;
+}
+
+/* The server's process dies: the client's dialled socket gets ECONNREFUSED,
+ * probes, and its stream fails in about a second, not after 30 s. */
+static void test_icmp_server_gone(void **state)
+{
+    struct ctx *x = *state;
+    struct vx_transport_stats st;
+    double secs;
+
+    x->cli_send = 1ull << 40; /* the client keeps sending */
+    x->srv_send = 0;
+    x->srv_after_eof = 1;
+    open_one(x, x->ida.node_id, 0);
+    assert_true(run_until(x, acc_open_pumping, 5) >= 0);
+    kill_socket(vx_transport_quic_udp_fd(x->a));
+    secs = run_until(x, client_closed, 10);
+    printf("# server gone: the client's stream failed after %.2f s\n", secs);
+    assert_true(secs >= 0 && secs < 2.5);
+    assert_int_equal(x->ts[0].close_err, VX_ERR_UNREACH);
+    vx_transport_get_stats(x->b, &st);
+    assert_true(st.icmp_probes >= 1);
+    assert_int_equal(st.peer_unreachable, 1);
+    assert_int_equal(st.sessions, 0);
+}
+
+/* The client's process dies: the server learns it from the ICMP errors
+ * queued on its listener (IP_RECVERR), probes, and closes. */
+static void test_icmp_client_gone(void **state)
+{
+    struct ctx *x = *state;
+    struct vx_transport_stats st;
+    double secs;
+
+    x->cli_send = 1000;
+    x->srv_send = 1ull << 40; /* the server keeps sending */
+    open_one(x, x->ida.node_id, 0);
+    assert_true(run_until(x, acc_open_pumping, 5) >= 0);
+    kill_socket(udp_fd_on(client_port(x)));
+    secs = run_until(x, acc_closed_any, 10);
+    printf("# client gone: the server's stream failed after %.2f s\n", secs);
+    assert_true(secs >= 0 && secs < 2.5);
+    assert_int_equal(x->acc[0]->close_err, VX_ERR_UNREACH);
+    vx_transport_get_stats(x->a, &st);
+    assert_true(st.icmp_probes >= 1);
+    assert_int_equal(st.peer_unreachable, 1);
+}
+
+static int both_open(struct ctx *x)
+{
+    return x->nacc == 1 && x->ts[0].opened;
+}
+
+static int never(struct ctx *x)
+{
+    (void)x;
+    return 0;
+}
+
+/* Forged ICMP errors against a live session (to both ends) start probes
+ * that the peers answer: nothing is closed. */
+static void test_icmp_forged(void **state)
+{
+    struct ctx *x = *state;
+    struct vx_transport_stats sa, sb;
+    uint16_t aport = ntohs(((struct sockaddr_in *)&x->addr)->sin_port), bport;
+
+    x->cli_send = 1000;
+    x->cli_after_eof = 1;
+    x->srv_send = 0;
+    x->srv_after_eof = 1; /* each waits for the other: the stream stays open, idle */
+    open_one(x, x->ida.node_id, 0);
+    assert_true(run_until(x, both_open, 5) >= 0);
+    bport = client_port(x);
+    if (forge_port_unreachable(bport, aport) < 0)
+        skip(); /* no CAP_NET_RAW */
+    assert_int_equal(forge_port_unreachable(aport, bport), 0);
+    run_until(x, never, 2.0); /* past the probe window */
+    vx_transport_get_stats(x->a, &sa);
+    vx_transport_get_stats(x->b, &sb);
+    printf("# forged ICMP: %llu + %llu probes, all answered\n", (unsigned long long)sa.icmp_probes,
+           (unsigned long long)sb.icmp_probes);
+    assert_int_equal(sb.icmp_probes, 1);
+    assert_int_equal(sa.icmp_probes, 1);
+    assert_int_equal(sa.peer_unreachable + sb.peer_unreachable, 0);
+    assert_false(x->ts[0].closed);
+    assert_false(x->acc[0]->closed);
+    assert_int_equal(sa.sessions, 1);
+    /* and the stream still carries data */
+    x->acc[0]->p.tx_total = 5000;
+    x->acc[0]->p.send_after_eof = 0;
+    pump_update(&x->acc[0]->p);
+    assert_true(run_until(x, all_done, 5) >= 0);
+    check_done(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +958,9 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_lossy_link, setup, teardown),
             cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
             cmocka_unit_test_setup_teardown(test_foreign_datagrams, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_icmp_server_gone, setup_slow_idle, teardown),
+            cmocka_unit_test_setup_teardown(test_icmp_client_gone, setup_slow_idle, teardown),
+            cmocka_unit_test_setup_teardown(test_icmp_forged, setup_slow_idle, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,13 +125,44 @@ if __name__ == "__main__":
     main()
 
 
+def hchacha20(key, nonce16):
+    """HChaCha20 (the subkey step of XChaCha20), from its definition."""
+    def rotl(v, n):
+        return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
+
+    def qr(x, a, b, c, d):
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF
+        x[d] = rotl(x[d] ^ x[a], 16)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF
+        x[b] = rotl(x[b] ^ x[c], 12)
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF
+        x[d] = rotl(x[d] ^ x[a], 8)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF
+        x[b] = rotl(x[b] ^ x[c], 7)
+
+    words = lambda b: [int.from_bytes(b[i:i + 4], "little") for i in range(0, len(b), 4)]
+    x = words(b"expand 32-byte k") + words(key) + words(nonce16)
+    for _ in range(10):
+        qr(x, 0, 4, 8, 12)
+        qr(x, 1, 5, 9, 13)
+        qr(x, 2, 6, 10, 14)
+        qr(x, 3, 7, 11, 15)
+        qr(x, 0, 5, 10, 15)
+        qr(x, 1, 6, 11, 12)
+        qr(x, 2, 7, 8, 13)
+        qr(x, 3, 4, 9, 14)
+    return b"".join(v.to_bytes(4, "little") for v in x[0:4] + x[12:16])
+
+
 def ntor_vectors():
-    """RENDEZVOUS1 and the end-to-end keys of test_intro.c test_vectors,
-    given the transcript hash T of its INTRODUCE (XChaCha20 is not in the
-    standard library, so T is taken from the C test; everything after it is
-    recomputed here).  Needs the 'cryptography' package for X25519."""
+    """The INTRODUCE, RENDEZVOUS1 and the end-to-end keys of test_intro.c
+    test_vectors, from the fixed keys of its fixture (INTRODUCE version 2:
+    the plaintext names the rendezvous point by its Ed25519 key, here the
+    RFC 8032 TEST 1 key).  Needs the 'cryptography' package for X25519 and
+    ChaCha20-Poly1305; XChaCha20's subkey (HChaCha20) is computed here."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
     from cryptography.hazmat.primitives import serialization as ser
 
     def pub(sk):
@@ -144,14 +175,37 @@ def ntor_vectors():
     def kh(key, data, n=32):
         return hashlib.blake2b(data, digest_size=n, key=key).digest()
 
+    def xchacha_seal(key, nonce24, pt, ad):
+        sub = hchacha20(key, nonce24[:16])
+        return ChaCha20Poly1305(sub).encrypt(b"\0" * 4 + nonce24[16:], pt, ad)
+
     b = b2(b"\x5a" * 32, 32)
     B = pub(b)
     K = b"\xa1" * 32
+    sub = b"\xc3" * 32
     x = kh(b"\x01" * 32, b"vx6 intro client")
     X = pub(x)
+    # INTRODUCE: plaintext, padded to 160 bytes
+    now = 1717286400
+    rend_pk = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    pt = (now // 600).to_bytes(8, "big") + b"\x11" * 16 + b"\x22" * 20 + rend_pk
+    pt += bytes([2])
+    pt += bytes([6]) + b"\xfd" * 16 + (4242).to_bytes(2, "big") + bytes([3])
+    pt += bytes([4]) + b"\x7f\0\0\x01" + (4242).to_bytes(2, "big") + bytes([1])
+    pt += bytes(160 - len(pt))
+    kn = b2(b"vx6 intro v1" + dh(x, B) + K + X + B + sub, 64)
+    head = bytes([2]) + K + X
+    msg = head + xchacha_seal(kn[:32], kn[32:56], pt, head)
+    assert len(msg) == 241
+    T = b2(msg, 32)
+    print("introduce", msg.hex())
+    print("introduce blake2b", T.hex())
+    # the same with the identity point (small order) as the rendezvous key:
+    # well encrypted, refused by the service as malformed
+    bad = pt.replace(rend_pk, b"\x01" + bytes(31))
+    print("introduce-badkey", (head + xchacha_seal(kn[:32], kn[32:56], bad, head)).hex())
     y = kh(b"\x02" * 32, b"vx6 rend service")
     Y = pub(y)
-    T = bytes.fromhex("72a8fd444f4e2d1a2725cb82c7560f479e73f7199cc7d60490188187cae26329")
     P = b"vx6-hs-ntor-1"
     secret = dh(y, X) + dh(b, X) + K + B + X + Y + T + P
     assert dh(x, Y) + dh(x, B) == secret[:64]
