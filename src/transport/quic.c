@@ -2439,7 +2439,7 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct mmsghdr msgs[RX_BATCH];
     struct iovec iov[RX_BATCH];
     struct sockaddr_storage from[RX_BATCH];
-    int n;
+    int n, refused = 0;
 
     if (revents & EV_WRITE) {
         qs->want_out = 0;
@@ -2476,9 +2476,15 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
                 conn_die(owner, VX_ERR_UNREACH);
                 return;
             }
+            /* The error is reported before datagrams still queued (the
+             * peer's CONNECTION_CLOSE, say): read those first. */
+            if (errno == ECONNREFUSED && owner && !refused) {
+                refused = 1;
+                continue;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_debug(LD_QUIC, "recvmmsg: %s", strerror(errno));
-            return;
+            break;
         }
         for (int i = 0; i < n; i++) {
             size_t len = msgs[i].msg_len, seg = rx_segment_size(&msgs[i].msg_hdr, len);
@@ -2500,7 +2506,16 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
             }
         }
         if (n < RX_BATCH)
-            return;
+            break;
+    }
+    /* ICMP port unreachable on our connected socket (the kernel matched it
+     * to the socket's 4-tuple) and the session did not end otherwise:
+     * nothing listens at the peer's address any more, it died.  Waiting
+     * for the idle timeout (dead_peer_ms) would stall every stream opened
+     * on the session meanwhile. */
+    if (refused && owner && owner->state == QC_OPEN) {
+        log_info(LD_QUIC, "QUIC peer's port is closed (ICMP port unreachable)");
+        conn_die(owner, VX_ERR_UNREACH);
     }
 }
 
