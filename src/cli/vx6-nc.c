@@ -7,7 +7,8 @@
  * locally), then a relay with correct half-close: stdin EOF -> shutdown(SHUT_WR)
  * on the socket; socket EOF -> stdout closed; exit when both directions are
  * done.  poll(2) only; the socket is non-blocking so that a stalled direction
- * never blocks the other. */
+ * never blocks the other.  --route/--hops go as the RFC 1929 username
+ * ("route=relay;hops=3"), which vx6d reads as per-request path options. */
 #include "lib/addr.h"
 #include "lib/err.h"
 #include "lib/vxtime.h"
@@ -38,16 +39,21 @@
 
 static const char *prog = "vx6-nc";
 static unsigned socks_timeout_s = SOCKS_TIMEOUT_S;
+/* Per-request path options for vx6d ("route=relay;hops=3"), sent as the
+ * SOCKS5 username (RFC 1929); empty: no authentication offered. */
+static char path_opts[64];
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s [-s SOCKSADDR] [-w SECONDS] HOST PORT\n"
+            "Usage: %s [-s SOCKSADDR] [-w SECONDS] [-r ROUTE] [--hops N] HOST PORT\n"
             "Connect stdin/stdout to HOST:PORT through vx6d's SOCKS5 port (for ssh's\n"
             "ProxyCommand: ssh -o ProxyCommand='vx6-nc %%h %%p' alice.ssh.vx6).\n"
             "\n"
             "  -s, --socks ADDR  vx6d's SOCKS5 address (default $VX6_SOCKS, else %s)\n"
             "  -w, --wait SECS   give up if the tunnel is not up in SECS (default %d)\n"
+            "  -r, --route ROUTE direct, relay or auto (default: vx6d's choice, auto)\n"
+            "      --hops N      hops of a relay circuit, the destination included (1-8)\n"
             "  -h, --help        show this help\n"
             "      --version     show the version\n",
             prog, DEFAULT_SOCKS, SOCKS_TIMEOUT_S);
@@ -205,7 +211,9 @@ static int socks_connect(int fd, const char *socks, const char *host, uint16_t p
     size_t hl = strlen(host), n = 0, skip;
     int rc;
 
-    static const uint8_t hello[] = {5, 1, 0}; /* version 5, one method: no auth */
+    /* version 5, one method: no auth, or username/password carrying the
+     * path options */
+    uint8_t method = path_opts[0] ? 2 : 0, hello[] = {5, 1, method};
     if (write_all_sock(fd, hello, sizeof(hello), deadline) < 0)
         goto io_err;
     if ((rc = read_exact(fd, rep, 2, deadline)) != 0)
@@ -214,10 +222,36 @@ static int socks_connect(int fd, const char *socks, const char *host, uint16_t p
         fprintf(stderr, "%s: %s does not speak SOCKS5 (is it vx6d's SOCKS port?)\n", prog, socks);
         return -1;
     }
-    if (rep[1] != 0) {
+    if (rep[1] != method && method == 2) {
+        fprintf(stderr, "%s: the SOCKS server at %s does not take route options (%s)\n", prog,
+                socks, rep[1] == 0xff ? "no username/password method" : "unexpected method");
+        return -1;
+    }
+    if (rep[1] != method) {
         fprintf(stderr, "%s: the SOCKS server at %s requires authentication%s\n", prog, socks,
                 rep[1] == 0xff ? " (no acceptable method)" : "");
         return -1;
+    }
+    if (method == 2) { /* RFC 1929: the options as username, a dummy password */
+        size_t ul = strlen(path_opts);
+        req[n++] = 1;
+        req[n++] = (uint8_t)ul;
+        memcpy(req + n, path_opts, ul);
+        n += ul;
+        req[n++] = 1;
+        req[n++] = '-';
+        if (write_all_sock(fd, req, n, deadline) < 0)
+            goto io_err;
+        if ((rc = read_exact(fd, rep, 2, deadline)) != 0)
+            goto rc_err;
+        if (rep[1] != 0) {
+            fprintf(stderr,
+                    "%s: the SOCKS server at %s refused the route options '%s' (socks_auth "
+                    "set?)\n",
+                    prog, socks, path_opts);
+            return -1;
+        }
+        n = 0;
     }
     req[n++] = 5;
     req[n++] = 1; /* CONNECT */
@@ -381,22 +415,24 @@ static int relay(int fd)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_VERSION = 256 };
+    enum { OPT_VERSION = 256, OPT_HOPS };
     static const struct option opts[] = {
             {"socks", required_argument, NULL, 's'},
             {"wait", required_argument, NULL, 'w'},
+            {"route", required_argument, NULL, 'r'},
+            {"hops", required_argument, NULL, OPT_HOPS},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, OPT_VERSION},
             {NULL, 0, NULL, 0},
     };
-    const char *socks = getenv("VX6_SOCKS");
+    const char *socks = getenv("VX6_SOCKS"), *route = NULL;
     char *end;
-    unsigned long port;
+    unsigned long port, hops = 0;
     int c, fd, ex;
 
     if (!socks || !*socks)
         socks = DEFAULT_SOCKS;
-    while ((c = getopt_long(argc, argv, "s:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             socks = optarg;
@@ -406,6 +442,21 @@ int main(int argc, char **argv)
             socks_timeout_s = (unsigned)strtoul(optarg, &end, 10);
             if (errno || *end || end == optarg || socks_timeout_s == 0 || socks_timeout_s > 3600) {
                 fprintf(stderr, "%s: bad -w value '%s' (1-3600 seconds)\n", prog, optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if (strcmp(optarg, "direct") && strcmp(optarg, "relay") && strcmp(optarg, "auto")) {
+                fprintf(stderr, "%s: bad route '%s' (direct, relay or auto)\n", prog, optarg);
+                return EXIT_USAGE;
+            }
+            route = optarg;
+            break;
+        case OPT_HOPS:
+            errno = 0;
+            hops = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || hops < 1 || hops > 8) {
+                fprintf(stderr, "%s: bad --hops value '%s' (1-8)\n", prog, optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -435,6 +486,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: bad host name (1-255 characters)\n", prog);
         return EXIT_USAGE;
     }
+    if (route && hops)
+        snprintf(path_opts, sizeof(path_opts), "route=%s;hops=%lu", route, hops);
+    else if (route)
+        snprintf(path_opts, sizeof(path_opts), "route=%s", route);
+    else if (hops)
+        snprintf(path_opts, sizeof(path_opts), "hops=%lu", hops);
     signal(SIGPIPE, SIG_IGN);
     fd = connect_socks(socks);
     if (fd < 0)

@@ -76,6 +76,9 @@ TESTS += tests/net/vx6d_relay.sh
 EXTRA_DIST += tests/net/vx6d_relay.sh
 TESTS += tests/net/vx6d_hidden.sh
 EXTRA_DIST += tests/net/vx6d_hidden.sh
+# 8 vx6d nodes: curl/ssh through 3 and 5 hops, failover, no plaintext (issue 6)
+TESTS += tests/net/vx6d_relay_net.sh tests/net/vx6d_relay_net_tcp.sh
+EXTRA_DIST += tests/net/vx6d_relay_net.sh tests/net/vx6d_relay_net_tcp.sh tests/net/memscan.py
 
 # --- ssh/scp through vx6d (issue 5) ---
 TESTS += tests/net/ssh_scp.sh

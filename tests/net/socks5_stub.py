@@ -12,6 +12,8 @@ depends on the requested host name:
                 -> stdout closed while stdin still flows)
   silent.vx6    never answer the CONNECT (tests the bounded wait)
   noauth.vx6    (greeting) answer "no acceptable method" 0xFF
+A client offering only username/password (0x02) gets it; the username is
+logged as "USER NAME" and accepted.
 Each request is logged as "ATYP HOST PORT" to LOGFILE.  Stops after 60 s.
 """
 import os
@@ -40,10 +42,20 @@ def handle(c, logfile):
     try:
         ver, nm = recv_exact(c, 2)
         methods = recv_exact(c, nm)
-        if ver != 5 or 0 not in methods:
+        if ver == 5 and methods == b"\x02":
+            # username/password (RFC 1929): log the username, accept any
+            c.sendall(b"\x05\x02")
+            _, ul = recv_exact(c, 2)
+            user = recv_exact(c, ul).decode()
+            pl = recv_exact(c, 1)[0]
+            recv_exact(c, pl)
+            log(logfile, "USER %s" % user)
+            c.sendall(b"\x01\x00")
+        elif ver != 5 or 0 not in methods:
             c.sendall(b"\x05\xff")
             return
-        c.sendall(b"\x05\x00")
+        else:
+            c.sendall(b"\x05\x00")
         ver, cmd, _, atyp = recv_exact(c, 4)
         if atyp != 3:
             log(logfile, "ATYP=%d" % atyp)

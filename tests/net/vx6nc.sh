@@ -118,7 +118,19 @@ check "silent: exit 1 (rc=$rc)" [ "$rc" -eq 1 ]
 check "silent: gave up in ${ms} ms" [ "$ms" -lt 4000 ]
 check "silent: message" grep -q "no answer from vx6d within 1 s" "$tmp/err"
 
-# 8. usage errors
+# 8. --route/--hops: offered as username/password, the options as username
+out=$(printf 'r' | timeout 10 "$NC" -s "$SOCKS" -r relay --hops 5 echo.vx6 9 2>"$tmp/err")
+check "route: stream works ('$out')" [ "$out" = "R|1 bytes" ]
+check "route: username route=relay;hops=5" grep -qx "USER route=relay;hops=5" "$tmp/log"
+printf 'r' | timeout 10 "$NC" -s "$SOCKS" --route direct echo.vx6 9 >/dev/null 2>&1
+check "route: username route=direct" grep -qx "USER route=direct" "$tmp/log"
+before=$(grep -c "^USER" "$tmp/log")
+printf 'r' | timeout 10 "$NC" -s "$SOCKS" echo.vx6 9 >/dev/null 2>&1
+check "route: none given, no username sent" [ "$(grep -c "^USER" "$tmp/log")" = "$before" ]
+"$NC" -r sideways h.vx6 22 2>/dev/null; check "usage: bad route -> 2" [ $? -eq 2 ]
+"$NC" --hops 9 h.vx6 22 2>/dev/null; check "usage: --hops 9 -> 2" [ $? -eq 2 ]
+
+# 9. usage errors
 "$NC" onlyhost 2>/dev/null; check "usage: missing port -> 2" [ $? -eq 2 ]
 "$NC" h.vx6 99999 2>/dev/null; check "usage: bad port -> 2" [ $? -eq 2 ]
 "$NC" -s nonsense h.vx6 22 2>/dev/null; check "usage: bad SOCKS address -> 2" [ $? -eq 2 ]
