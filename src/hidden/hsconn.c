@@ -730,6 +730,15 @@ struct vx_hs_connector {
     struct vx_hs_conn *conns;
 };
 
+/* The client authorization key for service pk, or NULL. */
+static const uint8_t *auth_sk(const struct vx_hs_connector *k, const uint8_t pk[VX_PK_LEN])
+{
+    for (size_t i = 0; i < k->nauth; i++)
+        if (memcmp(k->auth[i].pk, pk, VX_PK_LEN) == 0)
+            return k->auth[i].sk;
+    return NULL;
+}
+
 enum hc_state {
     HC_START, /* resolving the descriptor, building the rendezvous circuit */
     HC_INTRO, /* introducing through intro point order[next - 1] */
@@ -768,6 +777,8 @@ struct vx_hs_conn {
     ev_timer stage;    /* ACK, RENDEZVOUS2, CONNECTED; 0 s: a deferred error */
     ev_timer deadline; /* the whole setup */
     int pending_err;
+    int refetched;       /* the descriptor was looked up again once */
+    uint64_t failed_rev; /* revision whose intro points all failed */
 };
 
 static void hc_free(struct vx_hs_conn *hc)
@@ -819,6 +830,7 @@ static void hc_fail_later(struct vx_hs_conn *hc, int err)
 
 static int hc_rend_start(struct vx_hs_conn *hc);
 static void hc_next_intro(struct vx_hs_conn *hc);
+static void hc_resolved(int err, const struct vx_hsdesc *d, void *arg);
 
 /* ---- rendezvous circuit ---- */
 
@@ -1065,6 +1077,21 @@ static void hc_next_intro(struct vx_hs_conn *hc)
         vx_circuit_set_cell_cb(hc->ic, hc_intro_cell);
         return;
     }
+    /* Every intro point failed.  A cached descriptor may be outdated (the
+     * owner lost its intro circuits, say with its guard, and moved them):
+     * drop it and look the service up again, once. */
+    if (!hc->refetched && vx_hs_client_forget(k->hsc, hc->pk, hc->desc.o.revision)) {
+        hc->refetched = 1;
+        hc->failed_rev = hc->desc.o.revision;
+        log_info(LD_PATH,
+                 "hidden service %.12s…: no intro point of revision %llu answered; "
+                 "looking the descriptor up again",
+                 hc->addr, (unsigned long long)hc->failed_rev);
+        hc->res = vx_hs_resolve(k->hsc, hc->addr, auth_sk(k, hc->pk), 0, k->conf.resolve_timeout_ms,
+                                hc_resolved, hc, &err);
+        if (hc->res)
+            return;
+    }
     hc_fail(hc, hc->last_timeout ? VX_ERR_INTRO_TIMEOUT : VX_ERR_INTRO_FAILED);
 }
 
@@ -1075,6 +1102,11 @@ static void hc_resolved(int err, const struct vx_hsdesc *d, void *arg)
     hc->info.resolve_ms = vx_time_mono_ms() - hc->t0;
     if (err < 0) {
         hc_fail(hc, err);
+        return;
+    }
+    if (hc->refetched && d->o.revision <= hc->failed_rev) {
+        /* nothing newer than what already failed */
+        hc_fail(hc, hc->last_timeout ? VX_ERR_INTRO_TIMEOUT : VX_ERR_INTRO_FAILED);
         return;
     }
     hc->desc = *d;
@@ -1157,9 +1189,7 @@ struct vx_hs_conn *vx_hs_connect(struct vx_hs_connector *k, const char *address,
         *err = r;
         return NULL;
     }
-    for (size_t i = 0; i < k->nauth; i++)
-        if (memcmp(k->auth[i].pk, pk, VX_PK_LEN) == 0)
-            sk = k->auth[i].sk;
+    sk = auth_sk(k, pk);
     struct vx_hs_conn *hc = xcalloc(1, sizeof(*hc));
     hc->k = k;
     hc->cbs = *cbs;

@@ -126,13 +126,17 @@ void vx_hs_fetch_answer(struct vx_hs_fetch *f, size_t i, const struct vx_record 
 }
 
 /* Decide within one period: 0 (accepted: *out), VX_ERR_AGAIN, or
- * VX_ERR_NOTFOUND (decided: nothing acceptable). */
+ * VX_ERR_NOTFOUND (decided: nothing acceptable).  At once when `threshold`
+ * positions returned the newest descriptor answered so far; once every
+ * position has answered, the newest valid one when `threshold` positions
+ * returned a valid descriptor at all.  Holders that missed a republication
+ * (a STORE lost or refused) return older revisions; every answer is signed
+ * with the blinded key, so the newest is the owner's own and taking it
+ * cannot be abused, and an older one is never taken over it. */
 static int decide_period(const struct vx_hs_fetch *f, uint64_t period, struct vx_hsdesc *out)
 {
-    const struct vx_hs_slot *best = NULL;
-    unsigned pending = 0;
-    uint64_t newest = 0;
-    int have = 0;
+    const struct vx_hs_slot *newest = NULL;
+    unsigned pending = 0, valid = 0, agree = 0;
 
     for (size_t i = 0; i < f->n; i++) {
         const struct vx_hs_slot *s = &f->slot[i];
@@ -142,37 +146,22 @@ static int decide_period(const struct vx_hs_fetch *f, uint64_t period, struct vx
             pending++;
             continue;
         }
-        if (s->err == 0 && (!have || s->revision > newest)) {
-            newest = s->revision;
-            have = 1;
-        }
+        if (s->err != 0)
+            continue;
+        valid++;
+        if (!newest || s->revision > newest->revision)
+            newest = s;
     }
-    /* newest first; older groups only once every position has answered */
-    for (int pass = 0; pass < 2 && !best; pass++) {
-        uint64_t best_rev = 0;
-        for (size_t i = 0; i < f->n; i++) {
-            const struct vx_hs_slot *s = &f->slot[i];
-            unsigned agree = 0;
-            if (s->period != period || s->state != VX_HS_SLOT_DONE || s->err != 0)
-                continue;
-            if (pass == 0 && s->revision != newest)
-                continue;
-            if (pass == 1 && (pending || (best && s->revision <= best_rev)))
-                continue;
-            for (size_t j = 0; j < f->n; j++) {
-                const struct vx_hs_slot *t = &f->slot[j];
-                if (t->period == period && t->state == VX_HS_SLOT_DONE && t->err == 0 &&
-                    t->revision == s->revision && memcmp(t->hash, s->hash, 32) == 0)
-                    agree++;
-            }
-            if (agree >= f->threshold && (!best || s->revision > best_rev)) {
-                best = s;
-                best_rev = s->revision;
-            }
-        }
+    if (!newest)
+        return pending ? VX_ERR_AGAIN : VX_ERR_NOTFOUND;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct vx_hs_slot *t = &f->slot[i];
+        if (t->period == period && t->state == VX_HS_SLOT_DONE && t->err == 0 &&
+            t->revision == newest->revision && memcmp(t->hash, newest->hash, 32) == 0)
+            agree++;
     }
-    if (best) {
-        *out = best->desc;
+    if (agree >= f->threshold || (!pending && valid >= f->threshold)) {
+        *out = newest->desc;
         return 0;
     }
     return pending ? VX_ERR_AGAIN : VX_ERR_NOTFOUND;

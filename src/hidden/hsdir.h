@@ -11,10 +11,14 @@
  *
  * Client: the positions of every period of vx_blind_periods(now) are looked
  * up (want_signer: the blinded key).  Each answer is decoded; a descriptor
- * is accepted when at least `threshold` positions of one period returned
- * the same descriptor (same revision and bytes) and no answered position
- * holds a newer one.  Answers older than a revision the client already
- * accepted are ignored (replays).
+ * is accepted at once when at least `threshold` positions of one period
+ * returned the same descriptor (same revision and bytes) and no answered
+ * position holds a newer one; once every position has answered, the newest
+ * valid descriptor of a period is accepted when at least `threshold` of its
+ * positions returned a valid one (holders that missed a republication still
+ * hold older revisions; all are signed with the blinded key, so the newest
+ * is authentic).  Answers older than a revision the client already accepted
+ * are ignored (replays).
  */
 #ifndef VX6_HIDDEN_HSDIR_H
 #define VX6_HIDDEN_HSDIR_H
@@ -94,7 +98,7 @@ void vx_hs_fetch_answer(struct vx_hs_fetch *f, size_t i, const struct vx_record 
  * answered: VX_ERR_AUTH_MISSING / VX_ERR_AUTH (a valid descriptor needs
  * client authorization), VX_ERR_CORRUPT (descriptors found, none usable),
  * VX_ERR_STALE (only older than min_revision), VX_ERR_NOTFOUND (nothing, or
- * holders do not agree). */
+ * fewer than `threshold` valid answers in every period). */
 int vx_hs_fetch_result(const struct vx_hs_fetch *f, struct vx_hsdesc *out);
 
 /* Wipe the client key.  Accepts NULL. */

@@ -271,6 +271,16 @@ static struct cache_ent *cache_find(struct vx_hs_client *c, const uint8_t pk[VX_
     return lru;
 }
 
+int vx_hs_client_forget(struct vx_hs_client *c, const uint8_t pk[VX_PK_LEN], uint64_t revision)
+{
+    struct cache_ent *e = cache_find(c, pk, 0);
+
+    if (!e || !e->have_desc || e->desc.o.revision > revision)
+        return 0;
+    e->have_desc = 0;
+    return 1;
+}
+
 static void resolve_finish(struct vx_hs_resolve *r, int err, const struct vx_hsdesc *desc)
 {
     struct vx_hs_client *c = r->c;

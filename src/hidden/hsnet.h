@@ -99,5 +99,9 @@ void vx_hs_resolve_cancel(struct vx_hs_resolve *r);
 
 /* Forget cached descriptors (not the revisions seen). */
 void vx_hs_client_flush(struct vx_hs_client *c);
+/* Forget the cached descriptor of service pk if its revision is at most
+ * `revision` (one that turned out useless: every intro point failed), so
+ * that the next resolve asks the DHT.  1 if it was dropped, else 0. */
+int vx_hs_client_forget(struct vx_hs_client *c, const uint8_t pk[VX_PK_LEN], uint64_t revision);
 
 #endif

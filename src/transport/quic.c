@@ -711,8 +711,11 @@ static struct quic_sock *sock_new(struct quic_transport *qt, const struct sockad
         goto fail;
     if (family == AF_INET6)
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    /* No SO_REUSEADDR: UDP has no TIME_WAIT to skip, and on Linux it lets
+     * sockets that both set it share a port — bind() to port 0 may then
+     * return a port another node (or process) is already listening on, and
+     * its datagrams reach the wrong node. */
     if (bind_sa) {
-        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, bind_sa, bind_len) < 0)
             goto fail;
     }

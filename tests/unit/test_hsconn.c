@@ -173,6 +173,9 @@ static void node_up(int i)
     dconf.core.k = 4;
     dconf.core.request_timeout_ms = 150;
     dconf.core.lookup_timeout_ms = 1500;
+    /* the STORE rate limit is per source address, and all twelve nodes are
+     * 127.0.0.1: one bucket where a real network has twelve */
+    dconf.core.store_burst = 1000;
     nd->dht = vx_dht_new(loop, &nd->id, nd->reg, &dconf);
     assert_int_equal(vx_dht_listen(nd->dht, (struct sockaddr *)&la, sizeof(la)), 0);
     assert_int_equal(vx_dht_local_addr(nd->dht, &nd->daddr, &sl), 0);

@@ -154,7 +154,7 @@ static void publish(struct vx_record *recs, uint64_t *rev, const uint8_t (*clien
 
 static void test_fetch(void **state)
 {
-    struct vx_record a[6], b[6];
+    struct vx_record a[6], b[6], c[6];
     struct vx_hs_fetch f;
     struct vx_hsdesc got;
     uint64_t rev = 0;
@@ -162,6 +162,7 @@ static void test_fetch(void **state)
 
     publish(a, &rev, NULL, 0);
     publish(b, &rev, NULL, 0); /* a newer revision */
+    publish(c, &rev, NULL, 0); /* and a newer one still */
 
     /* all three agree */
     assert_int_equal(vx_hs_fetch_init(&f, svc.pk, NULL, MID, 0, 0), 0);
@@ -202,15 +203,34 @@ static void test_fetch(void **state)
     assert_int_equal(vx_hs_fetch_result(&f, &got), 0);
     assert_int_equal(got.o.revision, b[0].seq);
 
-    /* newest at one holder only, older agreed by two: the older, after all
-     * answered */
+    /* newest at one holder only (the others missed the republication),
+     * older agreed by two: the newest, once all answered — it is signed
+     * with the blinded key like the others */
     vx_hs_fetch_init(&f, svc.pk, NULL, MID, 0, 0);
     vx_hs_fetch_answer(&f, 0, &b[0], 0);
     vx_hs_fetch_answer(&f, 1, &a[1], 0);
     assert_int_equal(vx_hs_fetch_result(&f, &got), VX_ERR_AGAIN);
     vx_hs_fetch_answer(&f, 2, &a[2], 0);
     assert_int_equal(vx_hs_fetch_result(&f, &got), 0);
-    assert_int_equal(got.o.revision, a[0].seq);
+    assert_int_equal(got.o.revision, b[0].seq);
+
+    /* three holders, three revisions (republished while the holders were
+     * being stored): not "no agreement" but the newest */
+    vx_hs_fetch_init(&f, svc.pk, NULL, MID, 0, 0);
+    vx_hs_fetch_answer(&f, 0, &a[0], 0);
+    vx_hs_fetch_answer(&f, 1, &c[1], 0);
+    assert_int_equal(vx_hs_fetch_result(&f, &got), VX_ERR_AGAIN);
+    vx_hs_fetch_answer(&f, 2, &b[2], 0);
+    assert_int_equal(vx_hs_fetch_result(&f, &got), 0);
+    assert_int_equal(got.o.revision, c[0].seq);
+
+    /* two valid answers of different revisions and one miss: the newest */
+    vx_hs_fetch_init(&f, svc.pk, NULL, MID, 0, 0);
+    vx_hs_fetch_answer(&f, 0, &a[0], 0);
+    vx_hs_fetch_answer(&f, 1, NULL, VX_ERR_TIMEOUT);
+    vx_hs_fetch_answer(&f, 2, &b[2], 0);
+    assert_int_equal(vx_hs_fetch_result(&f, &got), 0);
+    assert_int_equal(got.o.revision, b[0].seq);
 
     /* replays of an older revision than one already accepted: stale */
     vx_hs_fetch_init(&f, svc.pk, NULL, MID, b[0].seq, 0);

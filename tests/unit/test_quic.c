@@ -701,6 +701,33 @@ static void on_foreign(const uint8_t *data, size_t len, const struct sockaddr *f
     f->fromlen = fromlen;
 }
 
+/* A UDP port is never shared: x->a's listener does not let another socket
+ * that asks for sharing (SO_REUSEADDR) onto its port, and a listener is
+ * not put on a port such a socket holds.  (With sharing, bind() to port 0
+ * could hand two in-process nodes the same port: one got the other's
+ * handshakes, a wrong peer ID.) */
+static void test_port_not_shared(void **state)
+{
+    struct ctx *x = *state;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&x->addr, x->addrlen), -1);
+    assert_int_equal(errno, EADDRINUSE);
+    close(fd);
+
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    assert_true(vx_transport_listen(x->b, (struct sockaddr *)&sin, sl) < 0);
+    close(fd);
+}
+
 static void test_foreign_datagrams(void **state)
 {
     struct ctx *x = *state;
@@ -958,6 +985,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_lossy_link, setup, teardown),
             cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
             cmocka_unit_test_setup_teardown(test_foreign_datagrams, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_port_not_shared, setup, teardown),
             cmocka_unit_test_setup_teardown(test_icmp_server_gone, setup_slow_idle, teardown),
             cmocka_unit_test_setup_teardown(test_icmp_client_gone, setup_slow_idle, teardown),
             cmocka_unit_test_setup_teardown(test_icmp_forged, setup_slow_idle, teardown),
