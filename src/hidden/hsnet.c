@@ -31,8 +31,15 @@ struct vx_hs_owner {
     struct vx_record recs[VX_HSDIR_MAX_KEYS];
     size_t n_recs;
     ev_timer timer;
+    uint64_t last_pub_ms; /* monotonic; 0: never published */
     struct vx_hs_owner_stats st;
 };
+
+/* Intro point changes closer together than this are published as one
+ * revision: losing a guard moves every intro point within milliseconds,
+ * and a burst of revisions only spends the holders' STORE allowance and
+ * leaves them disagreeing. */
+#define OWNER_COALESCE_MS 500
 
 static void owner_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -94,6 +101,7 @@ static int owner_publish(struct vx_hs_owner *o)
     ev_timer_stop(o->loop, &o->timer);
     if (!o->have_intros)
         return 0;
+    o->last_pub_ms = vx_time_mono_ms();
     n = vx_hs_pub_records(o->svc, &o->d, (const uint8_t(*)[VX_X25519_LEN])o->clients, o->n_clients,
                           now, o->lifetime, &rev, recs, VX_HSDIR_MAX_KEYS);
     if (n < 0) {
@@ -160,6 +168,16 @@ int vx_hs_owner_set_intros(struct vx_hs_owner *o, const struct vx_hs_intro *intr
         o->d.intros[i].flags = i >= VX_HSDESC_ACTIVE ? VX_HS_INTRO_STANDBY : 0;
     }
     o->have_intros = 1;
+    uint64_t now = vx_time_mono_ms();
+    if (o->last_pub_ms && now - o->last_pub_ms < OWNER_COALESCE_MS) {
+        /* published a moment ago: this change goes out with any others
+         * that follow, OWNER_COALESCE_MS after the last publication */
+        ev_timer_stop(o->loop, &o->timer);
+        ev_timer_set(&o->timer, (ev_tstamp)(o->last_pub_ms + OWNER_COALESCE_MS - now) / 1000., 0.);
+        ev_timer_start(o->loop, &o->timer);
+        o->st.next_unix = vx_time_unix() + 1;
+        return 0;
+    }
     return owner_publish(o);
 }
 

@@ -201,6 +201,28 @@ static void test_publish_resolve(void **state)
     run_for(2.0);
     assert_int_equal(r.calls, 0);
 
+    /* changes in quick succession go out as one revision, the last one */
+    vx_hs_owner_stats(o, &st);
+    uint64_t pubs = st.publishes;
+    intros(in, 4, 0x70);
+    assert_int_equal(vx_hs_owner_set_intros(o, in, 4), 0); /* at once */
+    intros(in, 5, 0x80);
+    assert_int_equal(vx_hs_owner_set_intros(o, in, 5), 0); /* coalesced */
+    intros(in, 2, 0x90);
+    assert_int_equal(vx_hs_owner_set_intros(o, in, 2), 0); /* coalesced */
+    vx_hs_owner_stats(o, &st);
+    assert_int_equal(st.publishes, pubs + 1);
+    run_for(1.0);
+    vx_hs_owner_stats(o, &st);
+    assert_int_equal(st.publishes, pubs + 2);
+    vx_hs_client_flush(c);
+    memset(&r, 0, sizeof(r));
+    assert_non_null(vx_hs_resolve(c, addr, NULL, 0, 3000, on_resolved, &r, &err));
+    wait_res(&r, 5);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.d.n_intros, 2);
+    assert_memory_equal(r.d.intros[0].auth_key, in[0].auth_key, 32);
+
     vx_hs_owner_free(o);
     vx_hs_client_free(c);
     vx_hs_client_free(c2);
