@@ -934,16 +934,25 @@ static void test_teardown_midstream(void **state)
     assert_int_equal(k.open_err, 0);
     assert_true(k.received > 0);
     node_kill(3);
-    run_loop(3);
+    /* TCP neighbours see the reset at once; QUIC ones after the ICMP
+     * probe (at least 1 s).  Bounded, with room for a loaded machine. */
+    uint64_t t0 = vx_time_mono_ms();
+    int held;
+    do {
+        run_loop(0.05);
+        held = 0;
+        for (int i = 1; i < NODES; i++) {
+            struct vx_relay_stats st;
+            if (nodes[i].dead)
+                continue;
+            vx_relay_get_stats(nodes[i].r, &st);
+            held += st.circuits != 0;
+        }
+    } while ((!k.closed || held) && vx_time_mono_ms() - t0 < 10000);
+    printf("teardown: %llu ms after the kill\n", (unsigned long long)(vx_time_mono_ms() - t0));
     assert_true(k.closed);
     assert_true(k.close_err < 0);
-    struct vx_relay_stats st;
-    for (int i = 1; i < NODES; i++) {
-        if (nodes[i].dead)
-            continue;
-        vx_relay_get_stats(nodes[i].r, &st);
-        assert_int_equal(st.circuits, 0);
-    }
+    assert_int_equal(held, 0);
     finish_conn(&k);
     net_down();
 }
