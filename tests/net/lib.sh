@@ -146,6 +146,24 @@ vx_bg() {
     VX_PIDS+=($!)
 }
 
+# vx_sshd NS ADDR:PORT [SSHD ARGS...]: a real sshd in namespace NS with a
+# fresh host key; $VX_TMP/clientkey is the key it lets in (as root).  Does not
+# wait: use vx_wait_tcp.
+vx_sshd() {
+    local ns=$1 listen=$2
+    shift 2
+    if [ ! -f "$VX_TMP/clientkey" ]; then
+        ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/hostkey" &&
+            ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/clientkey" || return 1
+        cp "$VX_TMP/clientkey.pub" "$VX_TMP/authorized_keys"
+        chmod 600 "$VX_TMP/authorized_keys"
+    fi
+    mkdir -p /run/sshd
+    vx_bg "$ns" /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress="$listen" \
+        -o HostKey="$VX_TMP/hostkey" -o AuthorizedKeysFile="$VX_TMP/authorized_keys" \
+        -o StrictModes=no -o PasswordAuthentication=no -o PidFile=none "$@"
+}
+
 vx_wait_tcp() { # NS HOST PORT
     local i
     for i in $(seq 1 100); do

@@ -17,15 +17,7 @@ done
 vx_netns_up 2
 A=$(vx_node_addr 1)
 
-ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/hostkey" &&
-    ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/clientkey" || exit 1
-cp "$VX_TMP/clientkey.pub" "$VX_TMP/authorized_keys"
-chmod 600 "$VX_TMP/authorized_keys"
-mkdir -p /run/sshd
-vx_bg 1 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 \
-    -o HostKey="$VX_TMP/hostkey" -o AuthorizedKeysFile="$VX_TMP/authorized_keys" \
-    -o StrictModes=no -o PasswordAuthentication=no -o PidFile=none \
-    -o "Subsystem=sftp internal-sftp"
+vx_sshd 1 127.0.0.1:2222 -o "Subsystem=sftp internal-sftp" || exit 1
 vx_wait_tcp 1 127.0.0.1 2222 || exit 1
 
 vx_node 1 a <<'YAML' || exit 1

@@ -49,14 +49,7 @@ vx_bg 1 python3 -m http.server --bind 127.0.0.1 --directory "$VX_TMP/www" 8080 \
     >"$VX_TMP/httpd.out" 2>&1
 vx_bg 1 python3 -m http.server --bind 127.0.0.1 --directory "$VX_TMP/priv" 8081 \
     >"$VX_TMP/httpd-priv.out" 2>&1
-ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/hostkey" &&
-    ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/clientkey" || exit 1
-cp "$VX_TMP/clientkey.pub" "$VX_TMP/authorized_keys"
-chmod 600 "$VX_TMP/authorized_keys"
-mkdir -p /run/sshd
-vx_bg 1 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 \
-    -o HostKey="$VX_TMP/hostkey" -o AuthorizedKeysFile="$VX_TMP/authorized_keys" \
-    -o StrictModes=no -o PasswordAuthentication=no -o PidFile=none
+vx_sshd 1 127.0.0.1:2222 || exit 1
 vx_wait_tcp 1 127.0.0.1 8080 || exit 1
 vx_wait_tcp 1 127.0.0.1 8081 || exit 1
 vx_wait_tcp 1 127.0.0.1 2222 || exit 1

@@ -53,14 +53,7 @@ head -c 2250000 /dev/urandom | base64 >"$VX_TMP/www/big.txt"
 for i in $(seq 200); do echo "$MARK $i"; done >"$VX_TMP/www/marker.txt"
 vx_bg 1 python3 -m http.server --bind 127.0.0.1 --directory "$VX_TMP/www" 8080 \
     >"$VX_TMP/httpd.out" 2>&1
-ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/hostkey" &&
-    ssh-keygen -q -t ed25519 -N '' -f "$VX_TMP/clientkey" || exit 1
-cp "$VX_TMP/clientkey.pub" "$VX_TMP/authorized_keys"
-chmod 600 "$VX_TMP/authorized_keys"
-mkdir -p /run/sshd
-vx_bg 1 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 \
-    -o HostKey="$VX_TMP/hostkey" -o AuthorizedKeysFile="$VX_TMP/authorized_keys" \
-    -o StrictModes=no -o PasswordAuthentication=no -o PidFile=none
+vx_sshd 1 127.0.0.1:2222 || exit 1
 vx_wait_tcp 1 127.0.0.1 8080 && vx_wait_tcp 1 127.0.0.1 2222 || exit 1
 
 conf() { # K
