@@ -44,7 +44,7 @@ struct vx_metricsmod {
 
     /* relay circuits */
     struct vx_gauge *circ_relay, *circ_client;
-    struct vx_counter *circ_served_total, *circ_builds, *circ_retries, *circ_ref_limit,
+    struct vx_counter *circ_served_total, *circ_builds, *circ_retries, *circ_down, *circ_ref_limit,
             *circ_ref_disabled, *circ_crypto, *relay_bytes;
 
     /* path layer and front-end */
@@ -125,6 +125,7 @@ static void collect(struct vx_metrics *mx, void *arg)
         m->circ_served_total->v = rs.circuits_total;
         m->circ_builds->v = rs.client_built;
         m->circ_retries->v = rs.client_retries;
+        m->circ_down->v = rs.client_down;
         m->circ_ref_limit->v = rs.refused_limit;
         m->circ_ref_disabled->v = rs.refused_disabled;
         m->circ_crypto->v = rs.crypto_failures;
@@ -255,6 +256,8 @@ static void register_all(struct vx_metricsmod *m)
         m->circ_builds = C("vx6_circuit_builds_total", "Circuits this node built as a client.");
         m->circ_retries = C("vx6_circuit_build_failures_total",
                             "Circuit build attempts that failed and were retried.");
+        m->circ_down = C("vx6_circuit_relays_down_total",
+                         "Relays marked down for a while after failing a circuit build.");
         m->circ_ref_limit =
                 C("vx6_circuits_refused_total", "Circuits refused, by reason.", "reason", "limit");
         m->circ_ref_disabled = C("vx6_circuits_refused_total", "Circuits refused, by reason.",

@@ -528,6 +528,13 @@ struct rcirc {
     struct rcirc *peer; /* RC_JOINED: the other side of the rendezvous */
 };
 
+/* a pool relay that failed a build lately (client side) */
+#define DOWN_MAX 64
+struct downmark {
+    uint8_t id[VX_NODE_ID_LEN];
+    uint64_t until_ms; /* loop time */
+};
+
 struct vx_relay {
     struct ev_loop *loop;
     struct vx_transport *t;
@@ -547,6 +554,7 @@ struct vx_relay {
     struct vx_relay_stats st;
     vx_relay_tap_fn tap; /* tests only */
     void *tap_arg;
+    struct downmark down[DOWN_MAX];
 };
 
 void vx_relay_conf_defaults(struct vx_relay_conf *c)
@@ -557,6 +565,7 @@ void vx_relay_conf_defaults(struct vx_relay_conf *c)
     c->max_per_prev = 256;
     c->setup_timeout_ms = 5000;
     c->attempts = 3;
+    c->down_ms = VX_CIRCUIT_DOWN_MS;
     c->diversity = 1;
 }
 
@@ -1512,6 +1521,8 @@ struct vx_circuit {
     uint16_t port;
     int auth, explicit_path;
     unsigned attempts, max_attempts;
+    uint64_t attempt_ms;  /* loop time the attempt started */
+    uint64_t deadline_ms; /* of the whole build; 0: none */
     uint8_t avoid[3 * VX_CIRCUIT_MAX_HOPS][VX_NODE_ID_LEN];
     size_t navoid;
     ev_timer timer;
@@ -1581,14 +1592,117 @@ static void circ_end(struct vx_circuit *c, int err, int destroy, uint8_t reason)
 
 static int circ_start_attempt(struct vx_circuit *c);
 
+/* ---- relays marked down (client side) ---- */
+
+static uint64_t loop_ms(const struct vx_relay *r)
+{
+    return (uint64_t)(ev_now(r->loop) * 1000.0);
+}
+
+static struct downmark *down_find(const struct vx_relay *r, const uint8_t *id)
+{
+    for (size_t i = 0; i < DOWN_MAX; i++)
+        if (r->down[i].until_ms && memcmp(r->down[i].id, id, VX_NODE_ID_LEN) == 0)
+            return (struct downmark *)&r->down[i];
+    return NULL;
+}
+
+uint64_t vx_relay_down_left(const struct vx_relay *r, const uint8_t id[VX_NODE_ID_LEN])
+{
+    const struct downmark *m = down_find(r, id);
+    uint64_t now = loop_ms(r);
+    return m && m->until_ms > now ? m->until_ms - now : 0;
+}
+
+/* Pass over hop i of c for a while: it failed (or is the likeliest cause of)
+ * a build step.  The destination is the target, never marked. */
+static void circ_mark_down(struct vx_circuit *c, unsigned i)
+{
+    struct vx_relay *r = c->r;
+    if (c->explicit_path || i >= c->n - 1) /* NO_HOP too */
+        return;
+    struct downmark *m = down_find(r, c->hop[i].id);
+    if (!m) {
+        /* a free slot, else the mark that ends first */
+        m = &r->down[0];
+        for (size_t k = 0; k < DOWN_MAX && m->until_ms; k++)
+            if (r->down[k].until_ms < m->until_ms)
+                m = &r->down[k];
+        memcpy(m->id, c->hop[i].id, VX_NODE_ID_LEN);
+    }
+    char idb[VX_NODE_ID_STRLEN + 1];
+    vx_node_id_to_str(c->hop[i].id, idb, sizeof(idb));
+    log_info(LD_PATH, "circuit: relay %.12s marked down for %u s", idb, r->conf.down_ms / 1000);
+    m->until_ms = loop_ms(r) + r->conf.down_ms;
+    r->st.client_down++;
+}
+
+/* Relays marked down now, into excl (room for DOWN_MAX). */
+static size_t down_list(const struct vx_relay *r, uint8_t (*excl)[VX_NODE_ID_LEN])
+{
+    size_t n = 0;
+    uint64_t now = loop_ms(r);
+    for (size_t i = 0; i < DOWN_MAX; i++)
+        if (r->down[i].until_ms > now)
+            memcpy(excl[n++], r->down[i].id, VX_NODE_ID_LEN);
+    return n;
+}
+
+/* How long the next build step (hop c->built, or BEGIN) may go unanswered:
+ * VX_CIRCUIT_STEP_RTTS times the round trips it needs, the larger of the
+ * registry's RTTs of the hops up to it and the time the earlier hops took;
+ * at least VX_CIRCUIT_STEP_MIN_MS, at most setup_timeout_ms; and with a
+ * deadline no more than this attempt's share of the time left (each
+ * remaining attempt gets as much), unless that is below the floor. */
+static uint64_t circ_step_ms(const struct vx_circuit *c, uint64_t now)
+{
+    const struct vx_relay *r = c->r;
+    uint64_t rtt = 0, cap = r->conf.setup_timeout_ms;
+    unsigned last = c->built < c->n ? c->built : c->n - 1;
+    for (unsigned i = 0; i <= last; i++)
+        for (size_t k = 0; k < r->npool; k++)
+            if (memcmp(r->pool[k].id, c->hop[i].id, VX_NODE_ID_LEN) == 0) {
+                rtt += r->pool[k].rtt_ms;
+                break;
+            }
+    uint64_t spent = now > c->attempt_ms ? now - c->attempt_ms : 0;
+    uint64_t t = VX_CIRCUIT_STEP_RTTS * (rtt > spent ? rtt : spent);
+    uint64_t floor = cap < VX_CIRCUIT_STEP_MIN_MS ? cap : VX_CIRCUIT_STEP_MIN_MS;
+    t = t < floor ? floor : t > cap ? cap : t;
+    if (c->deadline_ms) {
+        uint64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
+        unsigned tries = c->max_attempts > c->attempts ? c->max_attempts - c->attempts + 1 : 1;
+        uint64_t share = left / tries;
+        if (share < floor)
+            share = left < floor ? left : floor;
+        if (t > share)
+            t = share;
+    }
+    return t ? t : 1;
+}
+
+/* (Re)start the step timer for the next build step. */
+static void circ_arm(struct vx_circuit *c)
+{
+    struct vx_relay *r = c->r;
+    ev_timer_stop(r->loop, &c->timer);
+    ev_timer_set(&c->timer, (double)circ_step_ms(c, loop_ms(r)) / 1000.0, 0);
+    ev_timer_start(r->loop, &c->timer);
+}
+
 static int retryable(int err)
 {
     return err != VX_ERR_NOTFOUND && err != VX_ERR_DENIED && err != VX_ERR_REFUSED &&
            err != VX_ERR_INVAL;
 }
 
-/* The build failed at hop `bad` (the one being added). */
-static void circ_fail(struct vx_circuit *c, int err, unsigned bad, int destroy, uint8_t reason)
+#define NO_HOP (~0u)
+
+/* The build failed at hop `bad` (the one being added, or the relay taken to
+ * be the cause); `also`: another relay to avoid (or NO_HOP); down: mark
+ * them down for the next circuits too. */
+static void circ_fail_at(struct vx_circuit *c, int err, unsigned bad, unsigned also, int down,
+                         int destroy, uint8_t reason)
 {
     if (c->state == C_DEAD)
         return;
@@ -1602,22 +1716,49 @@ static void circ_fail(struct vx_circuit *c, int err, unsigned bad, int destroy, 
              vx_strerror(err));
     ev_timer_stop(c->r->loop, &c->timer);
     circ_clear_attempt(c, destroy, reason);
-    if (c->explicit_path || c->attempts >= c->max_attempts || !retryable(err) || bad + 1 >= c->n) {
+    if (down) {
+        circ_mark_down(c, bad);
+        if (also != NO_HOP)
+            circ_mark_down(c, also);
+    }
+    if (c->explicit_path || c->attempts >= c->max_attempts || !retryable(err) || bad + 1 >= c->n ||
+        (c->deadline_ms && loop_ms(c->r) >= c->deadline_ms)) {
         circ_end(c, err, 0, 0);
         return;
     }
-    if (c->navoid < sizeof(c->avoid) / sizeof(c->avoid[0]))
-        memcpy(c->avoid[c->navoid++], c->hop[bad].id, VX_NODE_ID_LEN);
+    unsigned sus[2] = {bad, also};
+    for (unsigned k = 0; k < 2; k++)
+        if (sus[k] != NO_HOP && sus[k] + 1 < c->n &&
+            c->navoid < sizeof(c->avoid) / sizeof(c->avoid[0]))
+            memcpy(c->avoid[c->navoid++], c->hop[sus[k]].id, VX_NODE_ID_LEN);
     c->r->st.client_retries++;
     int r = circ_start_attempt(c);
     if (r < 0)
         circ_end(c, err, 0, 0);
 }
 
+static void circ_fail(struct vx_circuit *c, int err, unsigned bad, int destroy, uint8_t reason)
+{
+    circ_fail_at(c, err, bad, NO_HOP, 0, destroy, reason);
+}
+
+/* A build step went unanswered.  Any hop up to the one being added may be
+ * stuck (a frozen process answers nothing); the likeliest are the newest
+ * hop and the one asked to extend to it.  While extending to the
+ * destination (or waiting for its BEGIN answer) the last relay is the
+ * suspect: the destination is the target and cannot be avoided. */
 static void circ_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct vx_circuit *c = w->data;
-    circ_fail(c, VX_ERR_TIMEOUT, c->built < c->n ? c->built : c->n - 1, 1, VX_CR_TIMEOUT);
+    unsigned k = c->built < c->n ? c->built : c->n - 1, also = NO_HOP;
+    if (c->n >= 2 && k == c->n - 1) {
+        log_info(LD_PATH, "circuit: no answer from the destination's side; the last relay is "
+                          "taken for stuck");
+        k = c->n - 2;
+    } else if (k > 0) {
+        also = k - 1;
+    }
+    circ_fail_at(c, VX_ERR_TIMEOUT, k, also, 1, 1, VX_CR_TIMEOUT);
 }
 
 /* Seal a relay payload for hop `to` (innermost first) and send it. */
@@ -1706,7 +1847,12 @@ static void circ_hop_done(struct vx_circuit *c, unsigned i, const uint8_t *body,
     h->bwd = vx_chan_new(k.aead, k.bwd);
     memcpy(h->binding, k.binding, 32);
     vx_onion_keys_wipe(&k);
+    struct downmark *m = down_find(c->r, h->id);
+    if (m)
+        m->until_ms = 0; /* it answered: up again */
     c->built = i + 1;
+    if (c->built < c->n || !c->bare)
+        circ_arm(c);
     if (c->built < c->n) {
         circ_extend(c);
     } else if (c->bare) {
@@ -1856,10 +2002,13 @@ static void circ_cell(struct link *l, uint8_t cmd, uint8_t *body, size_t len)
         }
         log_info(LD_PATH, "circuit: hop %u could not extend: %s", c->built,
                  vx_cell_reason_str(dlen == 1 ? d[0] : 0));
-        circ_fail(c,
-                  dlen == 1 && d[0] == VX_CR_DISABLED ? VX_ERR_UNREACH
-                                                      : vx_cell_reason_to_err(dlen ? d[0] : 0),
-                  c->built, 1, VX_CR_REQUESTED);
+        /* the next hop could not be reached (or did not answer) */
+        circ_fail_at(c,
+                     dlen == 1 && d[0] == VX_CR_DISABLED ? VX_ERR_UNREACH
+                                                         : vx_cell_reason_to_err(dlen ? d[0] : 0),
+                     c->built, NO_HOP,
+                     dlen == 1 && (d[0] == VX_CR_CONNECT || d[0] == VX_CR_TIMEOUT), 1,
+                     VX_CR_REQUESTED);
         return;
     case VX_RC_CONNECTED:
         if (c->state != C_BEGIN) {
@@ -1927,8 +2076,10 @@ static void circ_gone(struct link *l, int err)
 {
     struct vx_circuit *c = l->owner;
     l->s = NULL;
-    circ_fail(c, VX_ERR_UNREACH, c->state == C_OPENING || c->state == C_CREATE ? 0 : c->built, 0,
-              0);
+    if (c->state == C_OPENING || c->state == C_CREATE) /* the first relay went */
+        circ_fail_at(c, VX_ERR_UNREACH, 0, NO_HOP, 1, 0, 0);
+    else
+        circ_fail(c, VX_ERR_UNREACH, c->built, 0, 0);
 }
 
 static const struct link_ops circ_link_ops = {circ_cell, circ_room, circ_writable, circ_drained,
@@ -1941,7 +2092,7 @@ static void circ_stream_open(struct vx_stream *s, int err, void *arg)
         return;
     if (err < 0) {
         c->l.s = NULL;
-        circ_fail(c, err, 0, 0, 0);
+        circ_fail_at(c, err, 0, NO_HOP, 1, 0, 0); /* the first relay cannot be reached */
         return;
     }
     struct vx_cell_create cr;
@@ -1999,12 +2150,16 @@ static int circ_start_attempt(struct vx_circuit *c)
     int err;
     c->attempts++;
     if (!c->explicit_path && c->n > 1) {
-        uint8_t excl[3 + 3 * VX_CIRCUIT_MAX_HOPS][VX_NODE_ID_LEN];
+        uint8_t excl[3 + 3 * VX_CIRCUIT_MAX_HOPS + DOWN_MAX][VX_NODE_ID_LEN];
         size_t ne = 0, idx[VX_CIRCUIT_MAX_HOPS];
         memcpy(excl[ne++], r->id->node_id, VX_NODE_ID_LEN);
         memcpy(excl[ne++], c->hop[c->n - 1].id, VX_NODE_ID_LEN);
         for (size_t i = 0; i < c->navoid; i++)
             memcpy(excl[ne++], c->avoid[i], VX_NODE_ID_LEN);
+        /* relays down lately come last: passed over while others remain */
+        size_t nhard = ne, ndown = down_list(r, excl + ne);
+        ne += ndown;
+    again:;
         struct vx_select_opts o = {
                 .hops = c->n - 1,
                 .diversity = r->conf.diversity,
@@ -2015,6 +2170,8 @@ static int circ_start_attempt(struct vx_circuit *c)
                 .rnd = rnd32,
         };
         size_t first = 0, g = pick_guard(c, (const uint8_t(*)[VX_NODE_ID_LEN])excl, ne);
+        if (g == SIZE_MAX && c->nguards && ndown) /* a guard down beats a relay that is none */
+            g = pick_guard(c, (const uint8_t(*)[VX_NODE_ID_LEN])excl, nhard);
         if (g != SIZE_MAX) {
             /* the first hop is one of our guards; the others come from the pool */
             idx[0] = g;
@@ -2024,6 +2181,15 @@ static int circ_start_attempt(struct vx_circuit *c)
             first = 1;
         }
         int rr = o.hops ? vx_select_relays(r->pool, r->npool, &o, idx + first) : 0;
+        if (rr == VX_ERR_NOTFOUND && ndown) {
+            log_info(LD_PATH,
+                     "circuit: too few relays for %u hops without the %zu marked down; "
+                     "taking those too",
+                     c->n, ndown);
+            ne = nhard;
+            ndown = 0;
+            goto again;
+        }
         if (rr < 0) {
             log_info(LD_PATH, "circuit: not enough suitable relays for %u hops", c->n);
             return rr;
@@ -2039,9 +2205,8 @@ static int circ_start_attempt(struct vx_circuit *c)
     link_init(&c->l, &circ_link_ops, c);
     c->state = C_OPENING;
     c->built = 0;
-    ev_timer_stop(r->loop, &c->timer);
-    ev_timer_set(&c->timer, r->conf.setup_timeout_ms / 1000.0, 0);
-    ev_timer_start(r->loop, &c->timer);
+    c->attempt_ms = loop_ms(r);
+    circ_arm(c);
     struct vx_stream_target tgt = {.kind = VX_TARGET_RELAY};
     c->l.s = vx_transport_open(r->t, c->hop[0].id, (struct sockaddr *)&c->hop[0].node.addr,
                                c->hop[0].node.addrlen, &tgt, &circ_stream_cbs, &c->l, &err);
@@ -2084,6 +2249,7 @@ struct vx_circuit *vx_circuit_connect(struct vx_relay *r, const struct vx_circui
         memcpy(c->guard_ids[i], req->guards[i], VX_NODE_ID_LEN);
     c->explicit_path = req->relays != NULL;
     c->max_attempts = r->conf.attempts ? r->conf.attempts : 1;
+    c->deadline_ms = req->timeout_ms ? loop_ms(r) + req->timeout_ms : 0;
     c->hop[n - 1].node = req->dest;
     vx_node_id_from_pk(req->dest.pk, c->hop[n - 1].id);
     for (unsigned i = 0; req->relays && i + 1 < n; i++) {
@@ -2252,6 +2418,8 @@ void vx_relay_set_conf(struct vx_relay *r, const struct vx_relay_conf *conf)
         r->conf.setup_timeout_ms = d.setup_timeout_ms;
     if (!r->conf.attempts)
         r->conf.attempts = d.attempts;
+    if (!r->conf.down_ms)
+        r->conf.down_ms = d.down_ms;
     tb_init(&r->tb, r->conf.rate_total, r->conf.burst_total);
     for (struct rcirc *rc = r->rcs; rc; rc = rc->next)
         tb_init(&rc->tb, r->conf.rate_circuit, r->conf.burst_circuit);

@@ -39,6 +39,13 @@ struct vx_services;
 #define VX_CIRCUIT_DEFAULT_HOPS 3
 #define VX_CIRCUIT_MAX_HOPS     8
 #define VX_CIRCUIT_MAX_GUARDS   4
+/* A build step's timeout: VX_CIRCUIT_STEP_RTTS times the round trips the
+ * step needs (the registry's RTT of each hop up to it, and how long the
+ * earlier hops took), at least VX_CIRCUIT_STEP_MIN_MS, at most
+ * setup_timeout_ms. */
+#define VX_CIRCUIT_STEP_MIN_MS 2000
+#define VX_CIRCUIT_STEP_RTTS   4
+#define VX_CIRCUIT_DOWN_MS     30000
 
 struct vx_relay_conf {
     int enabled;           /* relay for others; 0: EXTEND is refused (DISABLED) */
@@ -48,9 +55,13 @@ struct vx_relay_conf {
     uint64_t burst_total;  /* bucket depth, bytes */
     uint64_t rate_circuit; /* relayed bytes/s per circuit; 0 = unlimited */
     uint64_t burst_circuit;
-    uint32_t setup_timeout_ms; /* one build attempt (client), one hop (relay) */
-    uint32_t attempts;         /* client: build attempts with fresh relays */
-    int diversity;             /* client: /16 and /48 rules in relay selection */
+    /* client: the most one build step (a hop, BEGIN) may take without an
+     * answer (the step's own timeout adapts below it: VX_CIRCUIT_STEP_MIN_MS);
+     * relay: how long a hop waits for its next hop */
+    uint32_t setup_timeout_ms;
+    uint32_t attempts; /* client: build attempts with fresh relays */
+    uint32_t down_ms;  /* client: a relay that failed a build is passed over this long */
+    int diversity;     /* client: /16 and /48 rules in relay selection */
 };
 void vx_relay_conf_defaults(struct vx_relay_conf *c);
 
@@ -73,6 +84,11 @@ void vx_relay_set_tap(struct vx_relay *r, vx_relay_tap_fn fn, void *arg);
 /* Candidate relays for vx_circuit_connect() without an explicit path (copied;
  * the daemon refreshes it from the registry). */
 void vx_relay_set_pool(struct vx_relay *r, const struct vx_relay_cand *pool, size_t n);
+/* Client side: a pool relay that failed a build (it timed out, or could not
+ * be reached) is marked down for conf.down_ms; relay selection passes over
+ * it while other candidates remain, and a hop it completes clears the mark.
+ * Milliseconds the mark has left, 0 if none. */
+uint64_t vx_relay_down_left(const struct vx_relay *r, const uint8_t id[VX_NODE_ID_LEN]);
 /* Accept callback for VX_TARGET_RELAY streams; arg is the struct vx_relay. */
 void vx_relay_accept(struct vx_stream *s, const struct vx_stream_target *tgt, void *arg);
 
@@ -88,6 +104,7 @@ struct vx_relay_stats {
     uint64_t client_circuits;  /* built by this node as a client, now */
     uint64_t client_built;     /* ...since start */
     uint64_t client_retries;   /* build attempts beyond the first */
+    uint64_t client_down;      /* relays marked down after failing a build */
     /* hidden services (this node as introduction or rendezvous point) */
     uint64_t intro_circuits;    /* services' introduction circuits here now */
     uint64_t intro_established; /* ESTABLISH_INTROs accepted since start */
@@ -124,6 +141,10 @@ struct vx_circuit_req {
      * usable, any relay comes first. */
     const uint8_t (*guards)[VX_NODE_ID_LEN];
     size_t nguards;
+    /* The whole build, every attempt (ms; 0: no bound but the attempts').
+     * A step's timeout leaves each remaining attempt its share of what is
+     * left, so the retries fit in the caller's own timeout. */
+    uint32_t timeout_ms;
 };
 
 struct vx_circuit_cbs {

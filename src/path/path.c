@@ -725,6 +725,9 @@ static int relay_start(struct vx_path_req *r, const uint8_t *node_id, const stru
     cr.port = r->port;
     cr.auth = 1;
     cr.hops = r->opts.hops ? r->opts.hops : p->relay_hops;
+    /* the retries fit in what is left of the request's time */
+    uint64_t now = (uint64_t)(ev_now(p->loop) * 1000.0);
+    cr.timeout_ms = r->deadline_ms > now ? (uint32_t)(r->deadline_ms - now) : 1;
     r->state = R_CIRCUIT;
     r->circ = vx_circuit_connect(p->relay, &cr, &circ_cbs, r, &err);
     if (!r->circ) {

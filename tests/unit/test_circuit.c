@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -544,6 +545,8 @@ struct conn {
     uint64_t to_send, sent, received;
     int opened, open_err, closed, close_err, bad, eof;
     unsigned attempts;
+    uint8_t ids[VX_CIRCUIT_MAX_HOPS][VX_NODE_ID_LEN]; /* the hops, when it opened */
+    uint64_t open_ms;                                 /* how long the build took */
 };
 
 static uint8_t pat(uint64_t pos)
@@ -607,6 +610,9 @@ static void c_open(struct vx_circuit *c, int err, void *arg)
     k->opened = 1;
     k->open_err = err;
     k->attempts = vx_circuit_attempts(c);
+    k->open_ms = vx_time_mono_ms() - k->open_ms;
+    for (unsigned i = 0; i < vx_circuit_hops(c); i++)
+        memcpy(k->ids[i], vx_circuit_hop_id(c, i), VX_NODE_ID_LEN);
     if (err < 0) {
         k->c = NULL;
         conn_done(k);
@@ -672,6 +678,7 @@ static void start_conn(struct conn *k, unsigned hops, const int *path, const cha
         req.relays = rel;
     }
     int err;
+    k->open_ms = vx_time_mono_ms();
     k->c = vx_circuit_connect(nodes[0].r, &req, &ccbs, k, &err);
     assert_non_null(k->c);
     pending_conns++;
@@ -917,6 +924,347 @@ static void test_failover(void **state)
     net_down();
 }
 
+/* ------------------------------------------------------------------ */
+/* failover with stuck relays: a relay in a child process of its own, which
+ * the test freezes with SIGSTOP as a hung vx6d would be */
+
+struct proc {
+    pid_t pid;
+    struct vx_identity id;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+static void proc_accept_cb(struct vx_stream *s, const struct vx_stream_target *tgt, void *arg)
+{
+    if (tgt->kind == VX_TARGET_RELAY)
+        vx_relay_accept(s, tgt, arg);
+    else
+        vx_stream_close(s, VX_ERR_REFUSED);
+}
+
+static void proc_start(struct proc *p, uint8_t seed)
+{
+    int pp[2];
+    mkid(&p->id, seed);
+    assert_int_equal(pipe(pp), 0);
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        struct ev_loop *l = ev_loop_new(EVFLAG_AUTO);
+        struct sockaddr_in la = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        close(pp[0]);
+#ifdef TEST_CIRCUIT_QUIC
+        struct vx_transport *t = vx_transport_quic_new(l, &p->id, NULL);
+#else
+        struct vx_transport *t = vx_transport_tcp_new(l, &p->id, NULL);
+#endif
+        if (vx_transport_listen(t, (struct sockaddr *)&la, sizeof(la)) < 0)
+            _exit(1);
+        p->addrlen = sizeof(p->addr);
+#ifdef TEST_CIRCUIT_QUIC
+        vx_transport_quic_local_addr(t, &p->addr, &p->addrlen);
+#else
+        vx_transport_tcp_local_addr(t, &p->addr, &p->addrlen);
+#endif
+        struct vx_relay *r = vx_relay_new(l, t, &p->id, NULL);
+        vx_transport_set_accept(t, proc_accept_cb, r);
+        if (write(pp[1], &p->addr, sizeof(p->addr)) != (ssize_t)sizeof(p->addr) ||
+            write(pp[1], &p->addrlen, sizeof(p->addrlen)) != (ssize_t)sizeof(p->addrlen))
+            _exit(1);
+        close(pp[1]);
+        ev_run(l, 0);
+        _exit(0);
+    }
+    close(pp[1]);
+    assert_int_equal(read(pp[0], &p->addr, sizeof(p->addr)), sizeof(p->addr));
+    assert_int_equal(read(pp[0], &p->addrlen, sizeof(p->addrlen)), sizeof(p->addrlen));
+    close(pp[0]);
+}
+
+static void proc_freeze(struct proc *p)
+{
+    int st;
+    assert_int_equal(kill(p->pid, SIGSTOP), 0);
+    assert_int_equal(waitpid(p->pid, &st, WUNTRACED), p->pid); /* it is stopped now */
+    assert_true(WIFSTOPPED(st));
+}
+
+static void proc_stop(struct proc *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+/* pool entries: a relay the registry rates well (fast, healthy, seen now:
+ * it is picked first), or poorly (picked only when nothing else is left) */
+static void cand_fill(struct vx_relay_cand *c, const struct vx_identity *id,
+                      const struct sockaddr_storage *addr, socklen_t addrlen, int good)
+{
+    memset(c, 0, sizeof(*c));
+    memcpy(c->pk, id->pk, 32);
+    memcpy(&c->addr, addr, addrlen);
+    c->addrlen = addrlen;
+    c->relay = 1;
+    c->successes = good ? 100000 : 0;
+    c->failures = good ? 0 : 100000;
+    c->rtt_ms = good ? 1 : 0;
+    c->last_seen = good ? vx_time_unix() : 0;
+}
+
+static void cand_node(struct vx_relay_cand *c, int i, int good)
+{
+    cand_fill(c, &nodes[i].id, &nodes[i].addr, nodes[i].addrlen, good);
+}
+
+static void cand_proc(struct vx_relay_cand *c, const struct proc *p, int good)
+{
+    cand_fill(c, &p->id, &p->addr, p->addrlen, good);
+}
+
+/* called after every loop iteration while a test needs it */
+static void (*iter_fn)(void);
+static ev_check iter_w;
+static void iter_cb(struct ev_loop *l, ev_check *w, int revents)
+{
+    if (iter_fn)
+        iter_fn();
+}
+
+static void iter_set(void (*fn)(void))
+{
+    iter_fn = fn;
+    if (fn) {
+        ev_check_init(&iter_w, iter_cb);
+        ev_check_start(loop, &iter_w);
+    } else {
+        ev_check_stop(loop, &iter_w);
+    }
+}
+
+static struct proc stuck[2];
+static int stuck_frozen;
+static struct conn *watched;
+
+/* no relay process outlives the tests, even when one failed halfway */
+static void procs_reap(void)
+{
+    for (int i = 0; i < 2; i++)
+        proc_stop(&stuck[i]);
+}
+
+/* node 1 extended to the stuck relay: freeze it before the client's EXTEND
+ * to the destination reaches it, and give the client another relay */
+static void freeze_after_created(void)
+{
+    struct vx_relay_stats st;
+    vx_relay_get_stats(nodes[1].r, &st);
+    if (stuck_frozen || st.extends == 0)
+        return;
+    proc_freeze(&stuck[0]);
+    stuck_frozen = 1;
+    struct vx_relay_cand pool[3];
+    cand_node(&pool[0], 1, 1);
+    cand_proc(&pool[1], &stuck[0], 1);
+    cand_node(&pool[2], 2, 0);
+    vx_relay_set_pool(nodes[0].r, pool, 3);
+}
+
+static void start_guarded(struct conn *k, int guard)
+{
+    uint8_t g[1][VX_NODE_ID_LEN];
+    memcpy(g[0], nodes[guard].id.node_id, VX_NODE_ID_LEN);
+    struct vx_circuit_req req = {.dest = node_of(DEST),
+                                 .service = "echo",
+                                 .port = 7,
+                                 .hops = 3,
+                                 .guards = (const uint8_t(*)[VX_NODE_ID_LEN])g,
+                                 .nguards = 1};
+    memset(k, 0, sizeof(*k));
+    k->fd = -1;
+    k->to_send = 1000;
+    k->open_ms = vx_time_mono_ms();
+    int err;
+    k->c = vx_circuit_connect(nodes[0].r, &req, &ccbs, k, &err);
+    assert_non_null(k->c);
+    pending_conns++;
+}
+
+/* The last relay freezes right after it joined the circuit: the client's
+ * EXTEND to the destination goes unanswered.  The client takes the last
+ * relay (not the destination) for stuck, builds the circuit again without
+ * it within about a step's timeout, and marks it down, so that the next
+ * circuit does not pick it although the registry rates it best; once it
+ * is the only candidate left it is taken anyway, and a hop it completes
+ * clears the mark. */
+static void test_failover_stuck_last_relay(void **state)
+{
+    struct vx_relay_conf rc;
+    struct vx_relay_stats st;
+    vx_relay_conf_defaults(&rc);
+    rc.diversity = 0;
+    net_up(&rc);
+    proc_start(&stuck[0], 200);
+    stuck_frozen = 0;
+    /* node 1 is the guard; the stuck relay is the only other candidate */
+    struct vx_relay_cand pool[3];
+    cand_node(&pool[0], 1, 1);
+    cand_proc(&pool[1], &stuck[0], 1);
+    vx_relay_set_pool(nodes[0].r, pool, 2);
+    iter_set(freeze_after_created);
+    struct conn k;
+    start_guarded(&k, 1);
+    run_loop(15);
+    iter_set(NULL);
+    assert_true(stuck_frozen);
+    printf("stuck last relay: circuit open after %u attempts in %llu ms\n", k.attempts,
+           (unsigned long long)k.open_ms);
+    assert_int_equal(k.open_err, 0);
+    assert_int_equal(k.received, 1000);
+    assert_int_equal(k.attempts, 2);
+    assert_memory_equal(k.ids[0], nodes[1].id.node_id, VX_NODE_ID_LEN);
+    assert_memory_equal(k.ids[1], nodes[2].id.node_id, VX_NODE_ID_LEN); /* not the stuck one */
+    /* one step's timeout (the floor on a fast network), then the rebuild */
+    assert_true(k.open_ms >= VX_CIRCUIT_STEP_MIN_MS - 100);
+    assert_true(k.open_ms < VX_CIRCUIT_STEP_MIN_MS + 1500);
+    assert_true(vx_relay_down_left(nodes[0].r, stuck[0].id.node_id) > 20000);
+    assert_int_equal(vx_relay_down_left(nodes[0].r, nodes[1].id.node_id), 0);
+    vx_relay_get_stats(nodes[0].r, &st);
+    assert_int_equal(st.client_down, 1);
+    assert_int_equal(st.client_retries, 1);
+    finish_conn(&k);
+
+    /* the next circuits pass over it (the registry would pick it 3000:1) */
+    for (int i = 0; i < 3; i++) {
+        start_guarded(&k, 1);
+        run_loop(10);
+        assert_int_equal(k.open_err, 0);
+        assert_int_equal(k.attempts, 1);
+        assert_memory_equal(k.ids[1], nodes[2].id.node_id, VX_NODE_ID_LEN);
+        assert_true(k.open_ms < 1000);
+        finish_conn(&k);
+    }
+
+    /* alive again, and the only candidate: taken although marked down */
+    assert_int_equal(kill(stuck[0].pid, SIGCONT), 0);
+    cand_node(&pool[0], 1, 1);
+    cand_proc(&pool[1], &stuck[0], 1);
+    vx_relay_set_pool(nodes[0].r, pool, 2);
+    assert_true(vx_relay_down_left(nodes[0].r, stuck[0].id.node_id) > 0);
+    start_guarded(&k, 1);
+    run_loop(10);
+    assert_int_equal(k.open_err, 0);
+    assert_int_equal(k.attempts, 1);
+    assert_memory_equal(k.ids[1], stuck[0].id.node_id, VX_NODE_ID_LEN);
+    assert_int_equal(vx_relay_down_left(nodes[0].r, stuck[0].id.node_id), 0);
+    finish_conn(&k);
+    proc_stop(&stuck[0]);
+    net_down();
+}
+
+/* after the second attempt started, a live relay joins the pool */
+static void add_live_relay(void)
+{
+    if (!watched || !watched->c || vx_circuit_attempts(watched->c) < 2 || stuck_frozen == 2)
+        return;
+    stuck_frozen = 2;
+    struct vx_relay_cand pool[3];
+    cand_proc(&pool[0], &stuck[0], 1);
+    cand_proc(&pool[1], &stuck[1], 1);
+    cand_node(&pool[2], 1, 0);
+    vx_relay_set_pool(nodes[0].r, pool, 3);
+}
+
+/* Two frozen relays in a row: both attempts time out, and the third one
+ * still opens the circuit within the request's timeout (10 s by default,
+ * VX_PATH_DEFAULT_TIMEOUT_MS), because a step's timeout adapts to the
+ * network (the floor here) and to the time left. */
+static void test_failover_three_attempts(void **state)
+{
+    struct vx_relay_conf rc;
+    vx_relay_conf_defaults(&rc);
+    rc.diversity = 0;
+    net_up(&rc);
+    proc_start(&stuck[0], 201);
+    proc_start(&stuck[1], 202);
+    proc_freeze(&stuck[0]);
+    proc_freeze(&stuck[1]);
+    struct vx_relay_cand pool[2];
+    cand_proc(&pool[0], &stuck[0], 1);
+    cand_proc(&pool[1], &stuck[1], 1);
+    vx_relay_set_pool(nodes[0].r, pool, 2);
+    struct vx_circuit_req req = {
+            .dest = node_of(DEST), .service = "echo", .port = 7, .hops = 2, .timeout_ms = 10000};
+    struct conn k;
+    memset(&k, 0, sizeof(k));
+    k.fd = -1;
+    k.to_send = 1000;
+    k.open_ms = vx_time_mono_ms();
+    int err;
+    k.c = vx_circuit_connect(nodes[0].r, &req, &ccbs, &k, &err);
+    assert_non_null(k.c);
+    pending_conns++;
+    watched = &k;
+    stuck_frozen = 0;
+    iter_set(add_live_relay);
+    run_loop(20);
+    iter_set(NULL);
+    watched = NULL;
+    printf("two stuck relays: circuit open after %u attempts in %llu ms\n", k.attempts,
+           (unsigned long long)k.open_ms);
+    assert_int_equal(k.open_err, 0);
+    assert_int_equal(k.received, 1000);
+    assert_int_equal(k.attempts, 3);
+    assert_memory_equal(k.ids[0], nodes[1].id.node_id, VX_NODE_ID_LEN);
+    assert_true(k.open_ms >= 2 * VX_CIRCUIT_STEP_MIN_MS - 200);
+    assert_true(k.open_ms < 10000);
+    finish_conn(&k);
+    proc_stop(&stuck[0]);
+    proc_stop(&stuck[1]);
+    net_down();
+}
+
+/* Slow but alive: a relay whose RTT the registry knows to be 800 ms gets a
+ * first step of 4 x 800 ms, more than the floor, and answers after 2.5 s
+ * (SIGSTOP, then SIGCONT): the first attempt opens the circuit. */
+static void thaw_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    kill(stuck[0].pid, SIGCONT);
+}
+
+static void test_failover_slow_relay(void **state)
+{
+    struct vx_relay_conf rc;
+    vx_relay_conf_defaults(&rc);
+    rc.diversity = 0;
+    net_up(&rc);
+    proc_start(&stuck[0], 203);
+    proc_freeze(&stuck[0]);
+    struct vx_relay_cand pool[1];
+    cand_proc(&pool[0], &stuck[0], 1);
+    pool[0].rtt_ms = 800;
+    vx_relay_set_pool(nodes[0].r, pool, 1);
+    struct conn k;
+    start_conn(&k, 2, NULL, "echo", 0, 1000);
+    ev_timer thaw;
+    ev_timer_init(&thaw, thaw_cb, 2.5, 0);
+    ev_timer_start(loop, &thaw);
+    run_loop(15);
+    ev_timer_stop(loop, &thaw);
+    printf("slow relay: circuit open after %u attempts in %llu ms\n", k.attempts,
+           (unsigned long long)k.open_ms);
+    assert_int_equal(k.open_err, 0);
+    assert_int_equal(k.received, 1000);
+    assert_int_equal(k.attempts, 1);
+    assert_true(k.open_ms >= 2400);
+    finish_conn(&k);
+    proc_stop(&stuck[0]);
+    net_down();
+}
+
 static void test_teardown_midstream(void **state)
 {
     /* a middle relay dies while data flows: the client hears about it, the
@@ -1040,6 +1388,7 @@ static void test_governor(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the test's own socket ends may see a closed peer */
+    atexit(procs_reap);
     vx_log_set_level(VX_LOG_ERR);
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_cell_vectors),
@@ -1055,6 +1404,9 @@ int main(void)
             cmocka_unit_test(test_circuit_wrong_key),
             cmocka_unit_test(test_relay_disabled_and_limits),
             cmocka_unit_test(test_failover),
+            cmocka_unit_test(test_failover_stuck_last_relay),
+            cmocka_unit_test(test_failover_three_attempts),
+            cmocka_unit_test(test_failover_slow_relay),
             cmocka_unit_test(test_teardown_midstream),
             cmocka_unit_test(test_tamper),
             cmocka_unit_test(test_governor),
