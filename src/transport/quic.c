@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,8 +58,10 @@
 #define TX_BUF          (TX_MSGS * 44 * TX_SLOT) /* every message a full GSO train */
 #define GSO_MAX_SEGS    44                       /* 44 * 1452 < 64 KiB, the limit of one UDP send */
 #define GSO_MAX_BYTES   (GSO_MAX_SEGS * TX_SLOT)
-#define MAX_BURST       128 /* packets per conn_write (the send quantum rules below) */
+#define MAX_BURST       176 /* packets per conn_write (the pacing rules below) */
 #define SQ_CHUNK        16384
+#define PACING_SLACK    NGTCP2_MILLISECONDS /* ngtcp2's own pacing allowance */
+#define RD_SPILL        (16 * SQ_CHUNK) /* a spliced fd is read up to this much beyond the queue tail */
 #define TOKEN_ROTATE_NS (600 * (uint64_t)NGTCP2_SECONDS)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
 #define TOKEN_CACHE     16
@@ -447,6 +450,7 @@ struct quic_transport {
     uint64_t foreign_in;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
+    uint8_t rdspill[RD_SPILL]; /* stream_rio_cb: the part of a read past the queue's tail chunk */
     union cmsg_buf rxctl[RX_BATCH];
 };
 
@@ -991,17 +995,26 @@ static void stream_rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct quic_stream *s = w->data;
     size_t room, want = stream_cap(s) - s->sq.len;
-    uint8_t *p;
+    uint8_t *spill = s->c->qt->rdspill;
+    struct iovec iov[2];
     ssize_t n;
 
     (void)loop;
     (void)revents;
-    p = sq_reserve(&s->sq, &room);
-    if (want > room)
-        want = room;
-    n = read(s->fd, p, want);
+    /* One readv per wakeup into the free tail of the send queue, then into
+     * the spill buffer (appended to the queue after): a busy socket is
+     * drained in large reads, not one SQ_CHUNK remainder per loop pass. */
+    iov[0].iov_base = sq_reserve(&s->sq, &room);
+    iov[0].iov_len = want < room ? want : room;
+    iov[1].iov_base = spill;
+    iov[1].iov_len = want > room ? want - room : 0;
+    if (iov[1].iov_len > RD_SPILL)
+        iov[1].iov_len = RD_SPILL;
+    n = readv(s->fd, iov, iov[1].iov_len ? 2 : 1);
     if (n > 0) {
-        sq_commit(&s->sq, (size_t)n);
+        size_t k = (size_t)n < iov[0].iov_len ? (size_t)n : iov[0].iov_len;
+        sq_commit(&s->sq, k);
+        sq_append(&s->sq, spill, (size_t)n - k);
     } else if (n == 0) {
         s->rd_eof = 1;
         s->fin_queued = 1;
@@ -2018,18 +2031,18 @@ static void conn_write(struct quic_conn *c)
     struct quic_transport *qt = c->qt;
     ngtcp2_path_storage ps;
     ngtcp2_pkt_info pi;
-    uint64_t ts = now_ns();
-    size_t maxpkts, npkts = 0;
+    uint64_t ts = now_ns(), vts = ts;
+    size_t quantum, inq = 0, npkts = 0;
 
     c->want_write = 0;
     if (c->state == QC_DEAD || !c->conn || c->send_blocked)
         return;
     ngtcp2_path_storage_zero(&ps);
-    maxpkts = ngtcp2_conn_get_send_quantum(c->conn) / TX_SLOT;
-    if (maxpkts < 2)
-        maxpkts = 2;
-    if (maxpkts > MAX_BURST)
-        maxpkts = MAX_BURST;
+    quantum = ngtcp2_conn_get_send_quantum(c->conn) / TX_SLOT;
+    if (quantum < 2)
+        quantum = 2;
+    if (quantum > MAX_BURST)
+        quantum = MAX_BURST;
     if (++c->wgen == 0)
         c->wgen = 1;
     for (;;) {
@@ -2106,12 +2119,28 @@ static void conn_write(struct quic_conn *c)
             memcpy(qt->txbuf, tmp, (size_t)n);
         }
         tx_queue(qt, qs, &ps.path.remote, (size_t)n);
-        if (c->send_blocked || ++npkts >= maxpkts)
+        if (c->send_blocked || ++npkts >= MAX_BURST)
             break;
+        if (++inq == quantum) {
+            /* A send quantum is out: charge it to the pacer at the pacing
+             * clock vts, which runs ahead of ts by the quanta sent so far.
+             * ngtcp2 sends early by up to PACING_SLACK, and the event loop
+             * cannot sleep for less (libev rounds up to 1 ms): on a fast
+             * path, waiting for the timer between quanta would send one
+             * quantum per millisecond whatever the pacing rate. */
+            uint64_t next;
+            ngtcp2_conn_update_pkt_tx_time(c->conn, vts);
+            inq = 0;
+            next = ngtcp2_conn_get_expiry(c->conn);
+            if (next > vts)
+                vts = next;
+            if (vts > ts + PACING_SLACK)
+                break;
+        }
     }
     if (qt->ntx)
         tx_flush(qt);
-    ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+    ngtcp2_conn_update_pkt_tx_time(c->conn, vts);
     conn_arm_timer(c);
 }
 
