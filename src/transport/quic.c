@@ -61,7 +61,7 @@
 #define MAX_BURST       176 /* packets per conn_write (the pacing rules below) */
 #define SQ_CHUNK        16384
 #define PACING_SLACK    NGTCP2_MILLISECONDS /* ngtcp2's own pacing allowance */
-#define RD_SPILL        (16 * SQ_CHUNK) /* a spliced fd is read up to this much beyond the queue tail */
+#define RD_CHUNKS       16 /* a spliced fd is read into up to this many new chunks at once */
 #define TOKEN_ROTATE_NS (600 * (uint64_t)NGTCP2_SECONDS)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
 #define TOKEN_CACHE     16
@@ -197,21 +197,32 @@ struct sendq {
     size_t chunks;
 };
 
+static struct sq_chunk *sq_chunk_new(void)
+{
+    struct sq_chunk *c = malloc(sizeof(*c));
+
+    if (!c)
+        abort();
+    c->next = NULL;
+    c->len = 0;
+    return c;
+}
+
+/* Append the empty chunk c; sq_commit() then fills it. */
+static void sq_push(struct sendq *q, struct sq_chunk *c)
+{
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->chunks++;
+}
+
 static uint8_t *sq_reserve(struct sendq *q, size_t *room)
 {
-    if (!q->tail || q->tail->len == SQ_CHUNK) {
-        struct sq_chunk *c = malloc(sizeof(*c));
-        if (!c)
-            abort();
-        c->next = NULL;
-        c->len = 0;
-        if (q->tail)
-            q->tail->next = c;
-        else
-            q->head = c;
-        q->tail = c;
-        q->chunks++;
-    }
+    if (!q->tail || q->tail->len == SQ_CHUNK)
+        sq_push(q, sq_chunk_new());
     *room = SQ_CHUNK - q->tail->len;
     return q->tail->d + q->tail->len;
 }
@@ -367,6 +378,7 @@ struct quic_stream {
     unsigned attached : 1, paused : 1, want_writable : 1, fin_delivered : 1;
     int peer_reset; /* VX_ERR_* from a RESET_STREAM / STOP_SENDING, 0 if none */
     unsigned blk_gen;
+    int rd_chunks; /* new send queue chunks for the next read of fd */
 };
 
 struct quic_conn {
@@ -450,7 +462,6 @@ struct quic_transport {
     uint64_t foreign_in;
     /* receive batch */
     uint8_t rxbuf[RX_BATCH][RX_SLOT];
-    uint8_t rdspill[RD_SPILL]; /* stream_rio_cb: the part of a read past the queue's tail chunk */
     union cmsg_buf rxctl[RX_BATCH];
 };
 
@@ -994,32 +1005,56 @@ static size_t stream_cap(const struct quic_stream *s)
 static void stream_rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct quic_stream *s = w->data;
-    size_t room, want = stream_cap(s) - s->sq.len;
-    uint8_t *spill = s->c->qt->rdspill;
-    struct iovec iov[2];
+    size_t room, left, asked, want = stream_cap(s) - s->sq.len;
+    struct sq_chunk *fresh[RD_CHUNKS];
+    struct iovec iov[1 + RD_CHUNKS];
+    int nfresh = 0, used = 0, err;
     ssize_t n;
 
     (void)loop;
     (void)revents;
-    /* One readv per wakeup into the free tail of the send queue, then into
-     * the spill buffer (appended to the queue after): a busy socket is
-     * drained in large reads, not one SQ_CHUNK remainder per loop pass. */
+    /* One readv per wakeup, into the free tail of the send queue and then
+     * new chunks: as many as the last read filled, doubled when it filled
+     * them all, so a busy socket is drained in large reads while a quiet
+     * one costs one chunk at most.  Chunks the read left empty are freed. */
     iov[0].iov_base = sq_reserve(&s->sq, &room);
     iov[0].iov_len = want < room ? want : room;
-    iov[1].iov_base = spill;
-    iov[1].iov_len = want > room ? want - room : 0;
-    if (iov[1].iov_len > RD_SPILL)
-        iov[1].iov_len = RD_SPILL;
-    n = readv(s->fd, iov, iov[1].iov_len ? 2 : 1);
+    asked = iov[0].iov_len;
+    left = want - asked;
+    if (!s->rd_chunks)
+        s->rd_chunks = 1;
+    while (left && nfresh < s->rd_chunks) {
+        fresh[nfresh] = sq_chunk_new();
+        iov[1 + nfresh].iov_base = fresh[nfresh]->d;
+        iov[1 + nfresh].iov_len = left < SQ_CHUNK ? left : SQ_CHUNK;
+        asked += iov[1 + nfresh].iov_len;
+        left -= iov[1 + nfresh].iov_len;
+        nfresh++;
+    }
+    n = readv(s->fd, iov, 1 + nfresh);
+    err = errno;
     if (n > 0) {
-        size_t k = (size_t)n < iov[0].iov_len ? (size_t)n : iov[0].iov_len;
+        size_t got = (size_t)n, k = got < iov[0].iov_len ? got : iov[0].iov_len;
         sq_commit(&s->sq, k);
-        sq_append(&s->sq, spill, (size_t)n - k);
-    } else if (n == 0) {
+        got -= k;
+        for (; used < nfresh && got; used++) {
+            k = got < iov[1 + used].iov_len ? got : iov[1 + used].iov_len;
+            sq_push(&s->sq, fresh[used]);
+            sq_commit(&s->sq, k);
+            got -= k;
+        }
+        if ((size_t)n == asked)
+            s->rd_chunks = nfresh * 2 < RD_CHUNKS ? nfresh * 2 : RD_CHUNKS;
+        else
+            s->rd_chunks = used;
+    }
+    for (int i = used; i < nfresh; i++)
+        free(fresh[i]);
+    if (n == 0) {
         s->rd_eof = 1;
         s->fin_queued = 1;
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        log_debug(LD_QUIC, "stream %" PRId64 ": read: %s", s->sid, strerror(errno));
+    } else if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        log_debug(LD_QUIC, "stream %" PRId64 ": read: %s", s->sid, strerror(err));
         stream_reset_quic(s, VX_ERR_CLOSED);
         stream_finish(s, VX_ERR_SYS);
         return;
