@@ -686,6 +686,10 @@ static void start_conn(struct conn *k, unsigned hops, const int *path, const cha
 
 static void finish_conn(struct conn *k)
 {
+    /* A conn often lives on the test's stack: a watcher left in the loop
+     * would be linked into the next test's fd list (a cycle in libev). */
+    ev_io_stop(loop, &k->rw);
+    ev_io_stop(loop, &k->ww);
     if (k->fd >= 0)
         close(k->fd);
     k->fd = -1;
