@@ -40,6 +40,9 @@ fail() {
     exit 1
 }
 ns() { local n=$1; shift; ip netns exec ${P}n$n "$@"; }
+# for `nsbg N cmd &`: the background subshell becomes the command, so $! is
+# the command itself and cleanup's kill reaches it
+nsbg() { local n=$1; shift; exec ip netns exec ${P}n$n "$@"; }
 
 ip netns add ${P}br
 ip -n ${P}br link add br0 type bridge
@@ -59,14 +62,14 @@ MARK="VX6-HIDDEN-MARKER-$$-$RANDOM"
 mkdir -p "$W/www"
 echo "$MARK" > "$W/www/marker.txt"
 head -c 2000000 /dev/urandom > "$W/www/big.bin"
-ns 11 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$W/www" >/dev/null 2>&1 &
+nsbg 11 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$W/www" >/dev/null 2>&1 &
 PIDS+=($!)
 ssh-keygen -q -t ed25519 -N '' -f "$W/hostkey" && ssh-keygen -q -t ed25519 -N '' -f "$W/clientkey" \
     || fail "ssh-keygen"
 cp "$W/clientkey.pub" "$W/authorized_keys"
 chmod 600 "$W/authorized_keys"
 mkdir -p /run/sshd
-ns 11 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 -o HostKey="$W/hostkey" \
+nsbg 11 /usr/sbin/sshd -D -e -f /dev/null -o ListenAddress=127.0.0.1:2222 -o HostKey="$W/hostkey" \
     -o AuthorizedKeysFile="$W/authorized_keys" -o StrictModes=no -o PasswordAuthentication=no \
     -o PidFile=none >"$W/sshd.log" 2>&1 &
 PIDS+=($!)

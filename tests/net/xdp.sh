@@ -62,7 +62,8 @@ ip -n $T addr add 10.66.0.1/24 dev t0
 ip -n $B addr add 10.66.0.2/24 dev b0
 ip -n $C addr add 10.66.0.3/24 dev c0
 
-nsx $T python3 "$PY" serve $PORT > "${TMPDIR:-/tmp}/$P.serve" 2>&1 &
+# exec: $! is the server itself, not a subshell, so cleanup's kill reaches it
+(exec ip netns exec $T python3 "$PY" serve $PORT) > "${TMPDIR:-/tmp}/$P.serve" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do grep -q ready "${TMPDIR:-/tmp}/$P.serve" 2>/dev/null && break; sleep 0.1; done
 rm -f "${TMPDIR:-/tmp}/$P.serve"
