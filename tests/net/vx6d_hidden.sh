@@ -154,10 +154,11 @@ js=$(vx_ctl n1 --json hidden status)
 before_changes=$(jf '[0]["intro_changes"]')
 before_pub=$(jf '[0]["publishes"]')
 VICTIM="" VID=""
-for i in 0 1 2; do # the active ones; not the bootstrap node or the client that checks
+for i in 0 1 2; do # the active ones; not a client the test still uses
     id=$(jf "[0][\"intro_points\"][$i][\"node_id\"]")
     k=${NS_OF[$id]:-}
-    if [ -n "$k" ] && [ "$k" != 2 ] && [ "$k" != $C ] && [ "$k" != $W ]; then
+    echo "    active intro point $i: ${id:0:12}… on n${k:-?}"
+    if [ -n "$k" ] && [ "$k" != $C ] && [ "$k" != $W ]; then
         VICTIM=$k VID=$id
         break
     fi
