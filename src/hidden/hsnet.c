@@ -252,12 +252,46 @@ static void resolve_release(struct vx_hs_resolve *r)
     free(r);
 }
 
+/* Resolves whose client is gone but whose DHT lookups will still call back
+ * (lookups cannot be cancelled): kept here until the last one answers, so
+ * the callback never touches freed memory. */
+static struct vx_hs_resolve *orphans;
+
+static void orphan_release(struct vx_hs_resolve *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        orphans = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    vx_hs_fetch_wipe(&r->f);
+    sodium_memzero(r, sizeof(*r));
+    free(r);
+}
+
 void vx_hs_client_free(struct vx_hs_client *c)
 {
     if (!c)
         return;
-    while (c->all)
-        resolve_release(c->all);
+    while (c->all) {
+        struct vx_hs_resolve *r = c->all;
+        if (!r->outstanding) {
+            resolve_release(r);
+            continue;
+        }
+        ev_timer_stop(c->loop, &r->timer);
+        c->all = r->next;
+        if (c->all)
+            c->all->prev = NULL;
+        r->c = NULL;
+        r->finished = 1;
+        r->prev = NULL;
+        r->next = orphans;
+        if (orphans)
+            orphans->prev = r;
+        orphans = r;
+    }
     sodium_memzero(c, sizeof(*c));
     free(c);
 }
@@ -335,6 +369,11 @@ static void on_lookup(const struct vx_dht_result *res, void *arg)
     struct vx_hs_resolve *r = sa->r;
 
     r->outstanding--;
+    if (!r->c) { /* its client was freed meanwhile */
+        if (r->outstanding == 0)
+            orphan_release(r);
+        return;
+    }
     if (r->finished) {
         if (r->outstanding == 0)
             resolve_release(r);
